@@ -1,0 +1,22 @@
+# salprep workflow: decode -> GT -> (flow, depth, I3D features) -> decoders -> metrics.
+# Logic lives in the salprep package; rules are thin `shell:` calls to `salprep <subcommand>`.
+import os
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+# The demo defaults, found next to this Snakefile even when running with --directory elsewhere;
+# --configfile / --config values are applied on top.
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/gt.smk"
+include: "workflow/rules/flow.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"

@@ -1,0 +1,3 @@
+from salprep.cli import main
+
+raise SystemExit(main())

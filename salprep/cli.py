@@ -1,0 +1,63 @@
+"""The ``salprep`` command line: one subcommand per module in :mod:`salprep.commands`.
+
+Each command module exposes ``register_parser(subparsers)`` (adds its parser and sets
+``func=run``) and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from salprep import __version__
+from salprep.errors import EXIT_BAD_INPUT, SalprepError
+
+# subcommand name -> module under salprep.commands (order = order in --help)
+COMMANDS = {
+    "demo-data": "demo_data",
+    "probe": "probe",
+    "gt": "gt",
+    "flow": "flow",
+    "train": "train",
+    "evaluate": "evaluate",
+    "verify": "verify",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="salprep",
+        description="Offline preprocessing and feature extraction for video saliency research.",
+    )
+    parser.add_argument("--version", action="version", version=f"salprep {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module_name in COMMANDS.values():
+        try:
+            module = importlib.import_module(f"salprep.commands.{module_name}")
+        except ModuleNotFoundError as exc:  # a command whose module is not written yet
+            if exc.name == f"salprep.commands.{module_name}":
+                continue
+            raise
+        module.register_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="salprep: %(levelname)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except SalprepError as exc:
+        print(f"salprep: error: {exc.one_line()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("salprep: interrupted", file=sys.stderr)
+        return 130

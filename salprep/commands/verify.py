@@ -1,0 +1,88 @@
+"""``salprep verify PATH...``: check shards; exit 1 when any has a problem."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from salprep.errors import SalprepError
+from salprep.store import verify_shard
+from salprep.video import probe_video
+
+
+def register_parser(sub) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="check store shards (type, version, shapes, frame counts against the video)",
+        description="Check every shard given or found (recursively) under the given folders: "
+        "readable, known salprep_type, all provenance attributes, current stage version, "
+        "datasets of the right rank with one entry per frame, and n_frames equal to the "
+        "number of frames decoded from the source video. Prints one line per problem and "
+        "exits 1 if there is any (2 for unusable arguments).",
+    )
+    p.add_argument("paths", nargs="+", help="shard files or store folders")
+    p.add_argument("--no-video-check", action="store_true",
+                   help="skip decoding the source videos (faster; frame counts are not checked)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print problems only")
+    p.set_defaults(func=run)
+
+
+def find_shards(paths: list[str]) -> tuple[list[Path], list[Path]]:
+    """(shards, leftover temporary files) under the given paths."""
+    shards, leftovers = [], []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            shards.extend(sorted(p for p in path.rglob("*.h5") if not p.name.startswith(".")))
+            leftovers.extend(sorted(path.rglob(".*.tmp.h5")))
+        elif path.exists():
+            shards.append(path)
+        else:
+            raise SalprepError("no such shard or folder", path)
+    return shards, leftovers
+
+
+def run(args) -> int:
+    shards, leftovers = find_shards(args.paths)
+    if not shards:
+        raise SalprepError("no shards (*.h5) found", args.paths[0])
+    decoded: dict[str, int | str] = {}
+    bad = 0
+    for shard in shards:
+        problems: list[str] = []
+        frames = None
+        if not args.no_video_check:
+            frames = _decoded_frames(shard, decoded)
+            if isinstance(frames, str):
+                problems.append(f"source video: {frames} (use --no-video-check to skip)")
+                frames = None
+        problems = verify_shard(shard, video_frames=frames) + problems
+        if problems:
+            bad += 1
+            for problem in problems:
+                print(f"{shard}: {problem}")
+        elif not args.quiet:
+            print(f"{shard}: ok")
+    for tmp in leftovers:
+        print(f"{tmp}: note: leftover temporary file of an interrupted writer (safe to delete)")
+    print(f"{len(shards)} shard(s) checked, {bad} with problems", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _decoded_frames(shard: Path, cache: dict) -> int | str | None:
+    """Frames decoded from the shard's source video (cached per video); an error line if unusable."""
+    import h5py
+
+    try:
+        with h5py.File(shard, "r") as h5:
+            source = h5.attrs.get("source_video")
+    except OSError:
+        return None  # verify_shard reports the unreadable file
+    if source is None:
+        return None
+    if source not in cache:
+        try:
+            cache[source] = probe_video(source).frames
+        except SalprepError as exc:
+            cache[source] = exc.one_line()
+    return cache[source]

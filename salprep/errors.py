@@ -1,0 +1,24 @@
+"""The one domain error: bad input the user can fix.
+
+Raising :class:`SalprepError` anywhere below a subcommand makes ``salprep`` print one line,
+``salprep: error: <message>``, and exit with code 2 (no traceback). Messages name the file and
+what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import os
+
+EXIT_BAD_INPUT = 2
+
+
+class SalprepError(Exception):
+    """Bad input (file, argument, checkpoint): one-line message, exit code 2."""
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None):
+        self.path = None if path is None else os.fspath(path)
+        self.message = message
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+    def one_line(self) -> str:
+        return " ".join(str(self).split())

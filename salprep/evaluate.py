@@ -1,0 +1,191 @@
+"""The DHF1K evaluation protocol (evaluationFunc.m) over GT shards, parallel over videos with Dask.
+
+Protocol (METRICS.md): every GT frame of every video of the split, a random ``max_frames`` of
+them if there are more; predictions resized to the GT frame size; CC/SIM/KLD against the
+continuous GT map (the published map / 255 when the shard carries it, else the built map),
+AUC-Judd/NSS against the binary fixation map; sAUC's other map merges the fixations of
+``n_other`` frames drawn without replacement from the whole evaluated frame list; one score per
+frame and metric, NaNs dropped, mean over all frames (frame-level pooling).
+
+Randomness (frame subsample, other-map draws, AUC jitter, sAUC splits) comes from ``seed``
+only, per frame, so results do not depend on scheduling or worker count.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import dask
+import numpy as np
+from dask.callbacks import Callback
+from salprep.progress import progress as _progress
+
+from salprep.errors import SalprepError
+from salprep.metrics import all_metrics
+from salprep.store import open_shard, read_scaled
+
+METRICS = ("auc_judd", "auc_shuffled", "nss", "cc", "sim", "kld")
+
+
+@dataclass
+class GTVideo:
+    """Index entry of one GT shard: what the protocol needs before reading any map."""
+
+    path: Path
+    video: str
+    n_frames: int
+    shape: tuple[int, int]
+    points: np.ndarray  # (N, 3) int32: frame, y, x — sorted by frame
+    has_shipped: bool
+
+    def frame_points(self, t: int) -> np.ndarray:
+        """(n, 2) int (y, x) of fixated pixels of frame t."""
+        lo, hi = np.searchsorted(self.points[:, 0], [t, t + 1])
+        return self.points[lo:hi, 1:]
+
+
+class Predictor(Protocol):
+    """Anything that gives a saliency map for a frame of a video."""
+
+    def predict(self, video: GTVideo, frames: np.ndarray) -> np.ndarray:
+        """Maps for ``frames`` (K,) of ``video``: float (K, h, w), any h, w, any positive scale."""
+
+
+class PriorPredictor:
+    """The same map for every frame (centre-bias baseline)."""
+
+    def __init__(self, prior: np.ndarray):
+        self.prior = np.asarray(prior, dtype=np.float64)
+
+    def predict(self, video, frames):
+        return np.broadcast_to(self.prior, (len(frames), *self.prior.shape))
+
+
+def load_gt_index(paths: list[str | Path]) -> list[GTVideo]:
+    index = []
+    for path in paths:
+        with open_shard(path, "gt") as h5:
+            pts = h5["fixation_points"][...]
+            order = np.argsort(pts[:, 0], kind="stable")
+            index.append(GTVideo(
+                Path(path), str(h5.attrs["video"]), int(h5.attrs["n_frames"]),
+                tuple(h5["maps"].shape[1:]), pts[order], "shipped_maps" in h5,
+            ))
+    shapes = {v.shape for v in index}
+    if len(shapes) > 1:
+        # the merged sAUC other map needs one frame size (DHF1K: 360x640 throughout)
+        raise SalprepError(f"GT shards of one split have different frame sizes {sorted(shapes)}",
+                           index[0].path.parent)
+    return index
+
+
+def sample_frames(index: list[GTVideo], max_frames: int, seed: int) -> np.ndarray:
+    """(K, 2) int64 (video index, frame) of the evaluated frames, sorted."""
+    frames = np.concatenate([
+        np.stack([np.full(v.n_frames, i), np.arange(v.n_frames)], axis=1) for i, v in enumerate(index)
+    ]) if index else np.zeros((0, 2), dtype=np.int64)
+    if len(frames) > max_frames:
+        rng = np.random.default_rng([seed, 0xF4A3])
+        keep = np.sort(rng.choice(len(frames), size=max_frames, replace=False))
+        frames = frames[keep]
+    return frames.astype(np.int64)
+
+
+def other_map(index: list[GTVideo], frames: np.ndarray, n_other: int, rng: np.random.Generator) -> np.ndarray:
+    """Count map of the fixations of ``n_other`` frames drawn from ``frames`` without replacement."""
+    shape = index[0].shape
+    picks = rng.choice(len(frames), size=min(n_other, len(frames)), replace=False)
+    out = np.zeros(shape, dtype=np.float64)
+    for vi, t in frames[picks]:
+        yx = index[vi].frame_points(int(t))
+        np.add.at(out, (yx[:, 0], yx[:, 1]), 1.0)
+    return out
+
+
+def _score_video(vi: int, index, all_frames, predictor, gt_maps, n_other, n_splits, step, seed):
+    video = index[vi]
+    frames = all_frames[all_frames[:, 0] == vi][:, 1]
+    if len(frames) == 0:
+        return np.zeros((0, len(METRICS)))
+    preds = predictor.predict(video, frames)
+    if len(preds) != len(frames):
+        raise RuntimeError(f"predictor returned {len(preds)} maps for {len(frames)} frames")
+    use_shipped = gt_maps == "shipped" or (gt_maps == "auto" and video.has_shipped)
+    if use_shipped and not video.has_shipped:
+        raise SalprepError("no published maps in this GT shard (use gt_maps built)", video.path)
+    rows = np.empty((len(frames), len(METRICS)))
+    with open_shard(video.path, "gt") as h5:
+        for k, t in enumerate(frames):
+            t = int(t)
+            fix = h5["fixations"][t]
+            gt_map = h5["shipped_maps"][t] / 255.0 if use_shipped else read_scaled(h5["maps"], t)
+            rng = np.random.default_rng([seed, vi, t])
+            other = other_map(index, all_frames, n_other, rng)
+            scores = all_metrics(preds[k], fix, gt_map, other, rng=rng, n_splits=n_splits, step_size=step)
+            rows[k] = [scores[m] for m in METRICS]
+    return rows
+
+
+class _TqdmCallback(Callback):
+    def __init__(self, bar):
+        super().__init__()
+        self.bar = bar
+
+    def _posttask(self, key, result, dsk, state, worker_id):
+        self.bar.update(1)
+
+
+def evaluate_split(
+    gt_paths: list[str | Path],
+    predictor: Predictor,
+    *,
+    max_frames: int = 50_000,
+    n_other: int = 10,
+    n_splits: int = 100,
+    step_size: float = 0.1,
+    gt_maps: str = "auto",
+    seed: int = 0,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict:
+    """Score ``predictor`` on the GT shards of one split.
+
+    Returns:
+        {"summary": {metric: mean, ..., "n_frames": K}, "per_frame": list of dicts with
+        video, frame and the six scores, "per_video": {video: {metric: mean, "n_frames": k}}}
+    """
+    if gt_maps not in ("auto", "shipped", "built"):
+        raise ValueError(f"gt_maps must be auto, shipped or built, got {gt_maps!r}")
+    index = load_gt_index(gt_paths)
+    frames = sample_frames(index, max_frames, seed)
+    if len(frames) == 0:
+        raise SalprepError("no frames to evaluate", gt_paths[0] if gt_paths else "(no GT shards)")
+    tasks = [
+        dask.delayed(_score_video)(vi, index, frames, predictor, gt_maps, n_other, n_splits, step_size, seed)
+        for vi in range(len(index))
+    ]
+    with _progress(total=len(tasks), desc="evaluate", unit="video", enabled=progress) as bar, _TqdmCallback(bar):
+        results = dask.compute(*tasks, scheduler="threads", num_workers=max(1, workers))
+    per_frame, per_video = [], {}
+    for vi, rows in enumerate(results):
+        vframes = frames[frames[:, 0] == vi][:, 1]
+        for t, row in zip(vframes, rows):
+            per_frame.append({"video": index[vi].video, "frame": int(t), **dict(zip(METRICS, map(float, row)))})
+        if len(rows):
+            per_video[index[vi].video] = {**_pool(rows), "n_frames": int(len(rows))}
+    all_rows = np.concatenate([r for r in results if len(r)])
+    return {"summary": {**_pool(all_rows), "n_frames": int(len(all_rows))},
+            "per_frame": per_frame, "per_video": per_video}
+
+
+def _pool(rows: np.ndarray) -> dict:
+    """Mean of each metric over frames, NaN scores dropped (NaN if all are NaN)."""
+    out = {}
+    for j, name in enumerate(METRICS):
+        col = rows[:, j]
+        col = col[~np.isnan(col)]
+        out[name] = float(col.mean()) if len(col) else math.nan
+    return out

@@ -1,0 +1,938 @@
+"""The six MIT saliency benchmark metrics, as the benchmark's MATLAB code computes them.
+
+Definitions, conventions and edge cases follow ``METRICS.md`` (source of truth: the
+``code_forMetrics`` MATLAB files of the MIT saliency benchmark, as shipped with DHF1K's
+evaluation code). In short:
+
+- Every map is a 2-D array (H, W). Predictions may have any real dtype (uint8, float32, ...);
+  they are cast to float64 first (MATLAB doubles). Fixation and "other" maps mark pixels by
+  value > 0 (bool or numeric); repeated fixations on one pixel count once.
+- If the prediction's shape differs from the ground truth's, it is first resized to the GT shape
+  with :func:`resize_to` (MATLAB ``imresize``: bicubic, antialiased).
+- ``eps`` is MATLAB's ``eps`` = 2**-52; standard deviations are the sample ones (N - 1).
+- NaN is returned where the MATLAB code produces 0/0 (the edge-case table of METRICS.md), and
+  for a prediction (or GT map) that contains NaN. Inputs are never modified.
+
+Randomness: AUC-Judd's jitter and sAUC's splits take ``rng`` = None, an int seed or a
+``numpy.random.Generator`` (anything ``np.random.default_rng`` accepts). AUC-Judd draws one
+``Generator.random`` value per pixel (C order) when there is at least one fixation; sAUC draws
+``n_splits`` random permutations of the k candidate negatives (one ``Generator.permuted`` call,
+the same stream as ``n_splits`` calls of ``Generator.permutation(k)``) when it gets that far.
+:func:`all_metrics` consumes its generator in that order: the jitter first, then sAUC's
+permutations, so ``all_metrics(..., rng=g)`` gives the same scores as
+``auc_judd(..., rng=g)`` followed by ``auc_shuffled(..., rng=g)`` on an equal generator.
+
+Speed: every metric works on a flat float64 view of the maps with a few whole-map passes;
+AUC-Judd counts the pixels above each threshold with one bucketing pass plus an exact sort of the
+few pixels that share a bucket with a threshold (same counts, ties included, as MATLAB's loop);
+sAUC works on the fixated and candidate pixels only, vectorised over splits and thresholds, and
+computes its trapezoids in integer arithmetic. :func:`all_metrics` shares the casts, the min,
+max, sums and centred maps between the six metrics.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "EPS",
+    "all_metrics",
+    "auc_judd",
+    "auc_shuffled",
+    "cc",
+    "kld",
+    "nss",
+    "resize_to",
+    "sim",
+]
+
+EPS: float = 2.0**-52
+"""MATLAB's ``eps`` (2.220446049250313e-16)."""
+
+_JITTER_DIVISOR = 10_000_000.0  # MATLAB: rand(size(S)) / 10000000
+_SUBSET_DENSITY = 0.5  # a GT map >= 0 non-zero on fewer pixels is handled on its support
+_WELL_CONDITIONED = 1e3  # one-pass sums when cancellation costs < ~2e-13 relative
+_SMALL_MAP = 4096  # AUC-Judd sorts maps up to this many pixels
+_BUCKETS_PER_THRESHOLD = 64  # AUC-Judd bucketing resolution ...
+_MAX_BUCKETS = 1 << 14  # ... and cap
+_RUN_GAP = 256  # sparse jitter: draw gaps up to this long instead of skipping them
+_SPARSE_JITTER_MAX_DRAWS = 8192
+_SPARSE_JITTER_MAX_RUNS = 64
+_SPARSE_JITTER_MIN_RANGE = 1e-6  # map range and magnitude for which the 3e-7 margins hold
+_SPARSE_JITTER_MAX_ABS = 1e3
+
+_NAN = float("nan")
+
+ArrayLike = npt.ArrayLike
+Generatorish = Any  # None | int | np.random.Generator | anything np.random.default_rng accepts
+
+
+# --------------------------------------------------------------------------------------------
+# Resizing (MATLAB imresize, bicubic, antialiased)
+# --------------------------------------------------------------------------------------------
+
+
+def _cubic(x: np.ndarray) -> np.ndarray:
+    """Keys' cubic kernel with a = -0.5 (MATLAB imresize's ``cubic``)."""
+    ax = np.abs(x)
+    ax2 = ax * ax
+    ax3 = ax2 * ax
+    return (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1.0) + (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * (
+        (ax > 1.0) & (ax <= 2.0)
+    )
+
+
+@lru_cache(maxsize=32)
+def _contributions(in_len: int, out_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weights and 0-based input indices, both (taps, out_len), of imresize's 1-D bicubic step.
+
+    As MATLAB's ``contributions``: output pixel x (1-based) samples input coordinate
+    u = x / scale + (1 - 1 / scale) / 2; when shrinking (scale < 1) the kernel is widened by
+    1 / scale and scaled by scale (antialiasing); weights are normalised per output pixel; input
+    indices outside [1, in_len] are clamped (replicated edge pixels); taps whose weight is zero
+    for every output pixel are dropped. Returned arrays are read-only (cached).
+    """
+    scale = out_len / in_len
+    width = 4.0
+    if scale < 1.0:
+        width /= scale
+
+        def kernel(t: np.ndarray) -> np.ndarray:
+            return scale * _cubic(scale * t)
+
+    else:
+        kernel = _cubic
+    x = np.arange(1, out_len + 1, dtype=np.float64)
+    u = x / scale + 0.5 * (1.0 - 1.0 / scale)
+    left = np.floor(u - width / 2.0)
+    taps = int(math.ceil(width)) + 2
+    idx = left[:, None] + np.arange(taps, dtype=np.float64)[None, :]
+    w = kernel(u[:, None] - idx)
+    w /= w.sum(axis=1, keepdims=True)
+    idx = np.clip(idx, 1, in_len).astype(np.intp) - 1
+    keep = np.any(w != 0.0, axis=0)
+    w, idx = np.ascontiguousarray(w[:, keep].T), np.ascontiguousarray(idx[:, keep].T)
+    w.setflags(write=False)
+    idx.setflags(write=False)
+    return w, idx
+
+
+def _resample_rows(a: np.ndarray, out_len: int) -> np.ndarray:
+    """Resample axis 0 of a 2-D float64 array to ``out_len`` (sum over taps, in tap order)."""
+    w, idx = _contributions(a.shape[0], out_len)
+    out = np.zeros((out_len, a.shape[1]), dtype=np.float64)
+    for t in range(w.shape[0]):
+        term = a[idx[t]]
+        term *= w[t][:, None]
+        out += term
+    return out
+
+
+def resize_to(map: ArrayLike, shape: tuple[int, int]) -> np.ndarray:  # noqa: A002 - contract name
+    """Resize a 2-D map to ``shape`` like MATLAB ``imresize(map, shape)`` (bicubic, antialiased).
+
+    Keys' cubic kernel (a = -0.5), widened by 1/scale when shrinking, weights normalised per
+    output pixel, replicated (clamped) edge pixels; rows and columns are resampled separately,
+    the dimension with the smaller scale factor first (as MATLAB does). Matches MATLAB to
+    rounding (METRICS.md: 5e-9 on the herrlich10 test maps).
+
+    Args:
+        map: (h, w) array of any real dtype; cast to float64 (no uint8 rounding of the result).
+        shape: (H, W) output shape, positive ints.
+
+    Returns:
+        (H, W) float64 array, always a new array (also when the shape is already ``shape``).
+    """
+    a = np.asarray(map)
+    if a.ndim != 2:
+        raise ValueError(f"resize_to needs a 2-D map, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"resize_to got an empty map of shape {a.shape}")
+    out_h, out_w = (int(v) for v in shape)
+    if out_h <= 0 or out_w <= 0:
+        raise ValueError(f"resize_to needs a positive shape, got {tuple(shape)}")
+    a = a.astype(np.float64, copy=True)
+    in_h, in_w = a.shape
+    steps = []
+    if in_h != out_h:
+        steps.append((out_h / in_h, 0))
+    if in_w != out_w:
+        steps.append((out_w / in_w, 1))
+    steps.sort(key=lambda st: st[0])  # stable: rows first on equal scales, as MATLAB's sort
+    for _, axis in steps:
+        if axis == 0:
+            a = _resample_rows(a, out_h)
+        else:
+            a = _resample_rows(np.ascontiguousarray(a.T), out_w).T
+    return np.ascontiguousarray(a)
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Inner product of two 1-D float64 arrays without BLAS.
+
+    numpy's own sum-of-products loop: BLAS ``ddot`` wakes its thread pool, which on a busy
+    machine cost 2-20 ms per call (measured) instead of 0.01 ms.
+    """
+    return float(np.einsum("i,i->", a, b))
+
+
+# --------------------------------------------------------------------------------------------
+# Per-thread work arrays
+# --------------------------------------------------------------------------------------------
+# A frame-sized temporary (1.8 MB at 360x640) allocated and freed on every call makes glibc
+# return the memory to the OS and fault it back in on the next call: that tripled AUC-Judd's
+# time (measured). The metrics therefore write their frame-sized temporaries into work arrays
+# kept per thread and reused; no result ever aliases one.
+
+_tls = threading.local()
+
+
+def _scratch(key: str, size: int, dtype: Any = np.float64) -> np.ndarray:
+    """This thread's reusable 1-D work array ``key`` with ``size`` elements (contents undefined)."""
+    ws = _tls.__dict__.setdefault("ws", {})
+    buf = ws.get(key)
+    if buf is None or buf.size < size or buf.dtype != dtype:
+        buf = np.empty(size, dtype=dtype)
+        ws[key] = buf
+    return buf[:size]
+
+
+def _arange(size: int) -> np.ndarray:
+    """0, 1, ..., size - 1 (intp), cached per thread; read it, never write it."""
+    ws = _tls.__dict__.setdefault("ws", {})
+    buf = ws.get("arange")
+    if buf is None or buf.size < size:
+        buf = np.arange(size, dtype=np.intp)
+        ws["arange"] = buf
+    return buf[:size]
+
+
+# --------------------------------------------------------------------------------------------
+# Shared preparation
+# --------------------------------------------------------------------------------------------
+
+
+class _Map:
+    """A real-valued map as a flat float64 array plus lazily computed, cached statistics.
+
+    ``flat`` is the caller's array (float64, C-contiguous input), a work array holding its
+    float64 cast, or a resized copy; it is never written to. A GT map (``sparse_ok``) that is
+    >= 0 and zero on most pixels keeps its support (non-zero pixels) and computes its statistics
+    there, since the other pixels add nothing to any sum the metrics need.
+    """
+
+    __slots__ = ("flat", "size", "key", "sparse_ok", "_mn", "_mx", "_sum", "_sumsq", "_ss", "_support")
+
+    def __init__(
+        self,
+        values: ArrayLike,
+        shape: tuple[int, ...] | None,
+        what: str,
+        key: str,
+        sparse_ok: bool = False,
+    ):
+        a = np.asarray(values)
+        if a.ndim != 2:
+            raise ValueError(f"{what} must be 2-D (H, W), got shape {a.shape}")
+        if a.size == 0:
+            raise ValueError(f"{what} is empty (shape {a.shape})")
+        if shape is not None and a.shape != shape:
+            flat = resize_to(a, shape).ravel()
+        elif a.dtype == np.float64 and a.flags.c_contiguous:
+            flat = a.ravel()
+        else:
+            flat = _scratch(key, a.size)
+            np.copyto(flat.reshape(a.shape), a, casting="same_kind")
+        self.flat = flat
+        self.size = flat.size
+        self.key = key
+        self.sparse_ok = sparse_ok
+        self._mn = self._mx = self._sum = self._sumsq = self._ss = None
+        self._support: Any = None
+
+    @property
+    def mn(self) -> float:
+        if self._mn is None:
+            self._mn = float(self.flat.min())
+        return self._mn
+
+    @property
+    def support(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(mask, values) of the non-zero pixels of a sparse map >= 0, else None."""
+        if self._support is None:
+            self._support = False
+            if self.sparse_ok and self.mn == 0.0:
+                mask = _scratch(self.key + ".mask", self.size, np.bool_)
+                np.greater(self.flat, 0.0, out=mask)
+                if np.count_nonzero(mask) < _SUBSET_DENSITY * self.size:
+                    self._support = (mask, self.flat[mask])
+        return self._support or None
+
+    def _values(self) -> np.ndarray:
+        """The pixels the sums run over: the support of a sparse map, else all of them."""
+        sup = self.support
+        return self.flat if sup is None else sup[1]
+
+    @property
+    def mx(self) -> float:
+        if self._mx is None:
+            v = self._values()
+            self._mx = float(v.max()) if v.size else 0.0
+        return self._mx
+
+    @property
+    def has_nan(self) -> bool:
+        return math.isnan(self.mn) or math.isnan(self.mx)
+
+    @property
+    def is_zero(self) -> bool:
+        """All pixels are 0 (MATLAB ``~any(map(:))``)."""
+        return self.mn == 0.0 and self.mx == 0.0
+
+    @property
+    def is_constant(self) -> bool:
+        return self.mn == self.mx
+
+    @property
+    def sum(self) -> float:
+        if self._sum is None:
+            self._sum = float(self._values().sum())
+        return self._sum
+
+    @property
+    def sumsq(self) -> float:
+        if self._sumsq is None:
+            v = self._values()
+            self._sumsq = _dot(v, v)
+        return self._sumsq
+
+    @property
+    def mean(self) -> float:
+        return self.sum / self.size  # as np.mean
+
+    def centered(self) -> np.ndarray:
+        """flat - mean, in a work array."""
+        out = _scratch(self.key + ".centered", self.size)
+        np.subtract(self.flat, self.mean, out=out)
+        return out
+
+    @property
+    def ss(self) -> float:
+        """Sum of squared deviations from the mean.
+
+        One pass (sum of squares - sum**2 / N) when its cancellation error is below ~2e-13
+        relative, else two passes over the centred map.
+        """
+        if self._ss is None:
+            one_pass = self.sumsq - self.sum * self.sum / self.size
+            if one_pass > 0.0 and self.sumsq <= _WELL_CONDITIONED * one_pass:
+                self._ss = one_pass
+            else:
+                c = self.centered()
+                self._ss = _dot(c, c)
+        return self._ss
+
+    def sum_above_min(self) -> float:
+        """sum(flat - min), without the cancellation of sum - N * min when that would hurt."""
+        mn = self.mn
+        if mn == 0.0:
+            return self.sum
+        shifted = self.sum - self.size * mn
+        if abs(self.size * mn) <= _WELL_CONDITIONED * abs(shifted):
+            return shifted
+        out = _scratch(self.key + ".shifted", self.size)
+        np.subtract(self.flat, mn, out=out)
+        return float(out.sum())
+
+
+class _Pair:
+    """A prediction and a GT map of the same shape, with the prediction sampled on the GT support."""
+
+    __slots__ = ("pred", "gt", "_pred_at")
+
+    def __init__(self, pred: _Map, gt: _Map):
+        self.pred = pred
+        self.gt = gt
+        self._pred_at = None
+
+    def pred_at_support(self) -> np.ndarray:
+        if self._pred_at is None:
+            self._pred_at = self.pred.flat[self.gt.support[0]]  # type: ignore[index]
+        return self._pred_at
+
+    def cross(self) -> float:
+        """sum(S * G)."""
+        sup = self.gt.support
+        if sup is None:
+            return _dot(self.pred.flat, self.gt.flat)
+        return _dot(self.pred_at_support(), sup[1])
+
+
+def _marked(marks: ArrayLike, shape: tuple[int, ...] | None, what: str) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Flat indices (ascending) of the pixels with value > 0, and the map's shape."""
+    m = np.asarray(marks)
+    if m.ndim != 2:
+        raise ValueError(f"{what} must be 2-D (H, W), got shape {m.shape}")
+    if shape is not None and m.shape != shape:
+        raise ValueError(f"{what} has shape {m.shape}, expected {shape}")
+    if m.dtype == np.bool_:
+        return np.flatnonzero(m), m.shape
+    mask = _scratch(what + ".mask", m.size, np.bool_).reshape(m.shape)
+    np.greater(m, 0, out=mask)
+    return np.flatnonzero(mask), m.shape
+
+
+def _pair(saliency_map: ArrayLike, gt_map: ArrayLike) -> _Pair:
+    """Prediction (resized to the GT's shape if needed) and GT map, for CC, SIM and KLD."""
+    gt = _Map(gt_map, None, "gt_map", "gt", sparse_ok=True)
+    shape = np.shape(gt_map)
+    return _Pair(_Map(saliency_map, shape, "saliency_map", "pred"), gt)
+
+
+# --------------------------------------------------------------------------------------------
+# AUC-Judd
+# --------------------------------------------------------------------------------------------
+
+
+def _bucketize(
+    v: np.ndarray, vmin: float, vmax: float, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sort the values v in [vmin, vmax] (vmin < vmax) against n windows [lo[q], hi[q]].
+
+    ``lo`` and ``hi`` are ascending with lo <= hi. Each value goes to the bucket
+    trunc(v * scale - vmin * scale), a non-decreasing function of v: a value whose bucket is
+    above (below) every bucket a window touches is strictly above (below) the whole window.
+
+    Returns:
+        above: (n,) int64, above[q] = number of values outside the "special" buckets (those a
+            window touches) that are > hi[q];
+        special: ascending indices of the values in special buckets, for the caller to compare
+            exactly.
+    """
+    n = lo.size
+    wspan = float(hi[-1] - lo[0])
+    scale = _BUCKETS_PER_THRESHOLD * n / wspan if wspan > 0.0 else math.inf
+    scale = min(scale, _MAX_BUCKETS / (vmax - vmin))
+    # buckets counted from 0 when that costs few extra buckets, which saves a pass over v
+    off = 0.0 if 0.0 <= vmin and vmax * scale <= 4 * _MAX_BUCKETS else vmin * scale
+
+    def bucket(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        np.multiply(x, scale, out=out)
+        if off != 0.0:
+            np.subtract(out, off, out=out)
+        return out
+
+    n_buckets = int(vmax * scale - off) + 1  # the same operations as bucket(), on vmax
+    w = bucket(v, _scratch("bucket.w", v.size))
+    b = _scratch("bucket.b", v.size, np.intp)
+    np.copyto(b, w, casting="unsafe")  # truncation toward zero, as int() above
+    edges = bucket(np.concatenate((lo, hi)), np.empty(2 * n))
+    np.clip(edges, -1.0, float(n_buckets), out=edges)
+    edges = np.clip(edges.astype(np.intp), 0, n_buckets - 1)
+    b_lo, b_hi = edges[:n], edges[n:]
+    hist = np.zeros(n_buckets, dtype=np.intp)
+    np.add.at(hist, b, 1)  # faster than np.bincount here (measured)
+    touched = np.zeros(n_buckets + 1, dtype=np.intp)
+    np.add.at(touched, b_lo, 1)
+    np.add.at(touched, b_hi + 1, -1)
+    special_bucket = np.cumsum(touched[:-1]) > 0
+    hist[special_bucket] = 0
+    # values of a free bucket b are above exactly the windows whose top bucket is below b, the
+    # first slot[b] windows
+    tops = np.zeros(n_buckets + 1, dtype=np.intp)
+    np.add.at(tops, b_hi + 1, 1)
+    slot = np.cumsum(tops[:-1])
+    per_slot = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(per_slot, slot, hist)
+    above = np.cumsum(per_slot[::-1])[::-1][1:]
+    mask = _scratch("bucket.mask", v.size, np.bool_)
+    np.take(special_bucket, b, out=mask)
+    return above, np.flatnonzero(mask)
+
+
+def _judd_counts_exact(v: np.ndarray, fix: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
+    """Counts of pixels with normalised value >= each fixated one, thresholds descending.
+
+    Normalised value: (v - vmin) / (vmax - vmin), computed as MATLAB does; vmin < vmax. The
+    counts are those of MATLAB's loop over thresholds (ties counted in full).
+    """
+    d = vmax - vmin
+    raw = np.sort(v[fix])
+    thr = (raw - vmin) / d  # the normalised thresholds, ascending
+    if v.size <= _SMALL_MAP:
+        e = np.subtract(v, vmin)
+        e /= d
+        e.sort()
+        ge = v.size - np.searchsorted(e, thr, side="left")
+    else:
+        # Normalising can merge values (rounding) but never reorders them, and two values that
+        # end up equal differ by less than 2.1 * eps * d beforehand: pixels more than
+        # 16 * eps * d below a fixated value, or above it, are decided by their raw value.
+        above, special = _bucketize(v, vmin, vmax, raw - 16.0 * EPS * d, raw)
+        e = np.subtract(v[special], vmin)
+        e /= d
+        e.sort()
+        ge = above + (e.size - np.searchsorted(e, thr, side="left"))
+    return ge[::-1].astype(np.int64)
+
+
+def _draw_at(gen: np.random.Generator, pos: np.ndarray, total: int) -> np.ndarray:
+    """Generator.random values number ``pos`` (ascending) of the next ``total``; skips the rest.
+
+    Leaves the generator exactly where ``gen.random(total)`` would (PCG64 ``advance``), the
+    32-bit buffer included.
+    """
+    bg = gen.bit_generator
+    state0 = bg.state
+    out = np.empty(pos.size)
+    breaks = (np.flatnonzero(np.diff(pos) > _RUN_GAP) + 1).tolist()
+    cur = 0
+    for a, b in zip([0, *breaks], [*breaks, pos.size]):
+        first, last = int(pos[a]), int(pos[b - 1])
+        if first > cur:
+            bg.advance(first - cur)
+        out[a:b] = gen.random(last - first + 1)[pos[a:b] - first]
+        cur = last + 1
+    if total > cur:
+        bg.advance(total - cur)
+    if state0["has_uint32"]:  # advance() clears the buffered 32-bit half; random() does not
+        state = bg.state
+        state["has_uint32"] = state0["has_uint32"]
+        state["uinteger"] = state0["uinteger"]
+        bg.state = state
+    return out
+
+
+def _judd_counts_jitter_sparse(pred: _Map, fix: np.ndarray, gen: np.random.Generator) -> np.ndarray | None:
+    """AUC-Judd counts with jitter, drawing only the jitter values that can change a count.
+
+    The jitter moves a pixel by less than 1e-7, so only the fixated pixels and the pixels within
+    3e-7 of a fixated value need theirs: every other pixel is decided by its un-jittered value.
+    The counts do not depend on where the jittered map's min and max land, as long as no two
+    jittered values merge in the normalisation (checked; merging needs a gap < 2.1 * eps * d).
+    The generator ends exactly where drawing the full jitter map would leave it.
+
+    Returns None, having drawn nothing, when the shortcut does not apply (generator without
+    ``advance``, a map with a tiny range or huge values, too many pixels to draw one by one).
+    """
+    bg = gen.bit_generator
+    if type(bg) not in (np.random.PCG64, np.random.PCG64DXSM):
+        return None
+    mn, mx = pred.mn, pred.mx
+    if not (mx - mn >= _SPARSE_JITTER_MIN_RANGE and max(-mn, mx) <= _SPARSE_JITTER_MAX_ABS):
+        return None
+    if np.count_nonzero(np.diff(fix) > _RUN_GAP) >= _SPARSE_JITTER_MAX_RUNS:
+        return None
+    s = pred.flat
+    n = fix.size
+    sf = s[fix]
+    order = np.argsort(sf, kind="stable")
+    lo = sf[order] - 3e-7
+    hi = sf[order] + 2e-7  # >= jittered value of that pixel
+    above, special = _bucketize(s, mn, mx, lo, hi)
+    sv = s[special]
+    near_mask = np.searchsorted(lo, sv, side="right") - np.searchsorted(hi, sv, side="left") > 0
+    near = special[near_mask]  # includes every fixated pixel
+    if near.size > _SPARSE_JITTER_MAX_DRAWS or np.count_nonzero(np.diff(near) > _RUN_GAP) >= _SPARSE_JITTER_MAX_RUNS:
+        return None
+    state0 = gen.bit_generator.state
+    jittered = _draw_at(gen, near, s.size)
+    jittered /= _JITTER_DIVISOR
+    jittered += s[near]
+    jf = jittered[np.searchsorted(near, fix)]
+    jf_sorted = np.sort(jf)
+    # a drawn value just below a threshold could merge with it when normalised: use the full map
+    k = np.searchsorted(jf_sorted, jittered, side="right")
+    gap = jf_sorted[np.minimum(k, n - 1)] - jittered
+    if np.any((k < n) & (gap <= 8.0 * EPS * (mx - mn + 1.0))):
+        gen.bit_generator.state = state0
+        return None
+    # special pixels: the drawn ones by their jittered value, the others by their own value
+    # (more than 2e-7 above or 3e-7 below every fixated value)
+    eff = sv.copy()
+    eff[near_mask] = jittered
+    eff.sort()
+    counts = eff.size - np.searchsorted(eff, jf, side="left")
+    counts[order] += above
+    return np.sort(counts).astype(np.int64)  # counts fall as thresholds rise
+
+
+def _auc_judd_kernel(pred: _Map, fix: np.ndarray, jitter: bool, gen: np.random.Generator | None) -> float:
+    n = fix.size
+    if n == 0:
+        return _NAN
+    total = pred.size
+    counts = None
+    if jitter:
+        counts = _judd_counts_jitter_sparse(pred, fix, gen)  # type: ignore[arg-type]
+        if counts is None:
+            vals = _scratch("jitter", total)
+            gen.random(out=vals)  # type: ignore[union-attr]
+            vals /= _JITTER_DIVISOR
+            vals += pred.flat
+            mn, mx = float(vals.min()), float(vals.max())
+            if not mx > mn:  # normalised map all NaN
+                return _NAN
+            counts = _judd_counts_exact(vals, fix, mn, mx)
+    else:
+        if not pred.mx > pred.mn:
+            return _NAN
+        counts = _judd_counts_exact(pred.flat, fix, pred.mn, pred.mx)
+    if total == n:  # no non-fixated pixel: fp = 0/0
+        return _NAN
+    # MATLAB: thresholds descending, i = 1..n: tp = i/n, fp = (count(S >= t_i) - i)/(N - n);
+    # trapezoids in integer units (count, i), one rounding at the end
+    i = np.arange(1, n + 1, dtype=np.int64)
+    x = np.concatenate(([0], counts - i, [total - n]))
+    y = np.concatenate(([0], i, [n]))
+    twice_area = int(np.dot(np.diff(x), y[1:] + y[:-1]))
+    return twice_area / (2 * n * (total - n))
+
+
+# --------------------------------------------------------------------------------------------
+# sAUC
+# --------------------------------------------------------------------------------------------
+
+
+def _matlab_round_pos(x: np.ndarray) -> np.ndarray:
+    """MATLAB round (halves away from zero) for x >= 0."""
+    r = np.floor(x)
+    return r + (x - r >= 0.5)
+
+
+def _colon_grid(step: float, ends: np.ndarray) -> np.ndarray:
+    """Row s = MATLAB's ``0:step:ends[s]`` (ascending), padded with +inf to a common length.
+
+    MATLAB's construction (METRICS.md): n intervals from round(b/step), minus one if n*step
+    overshoots b by more than 2*eps*b; the end point is b itself when n*step is within that
+    tolerance; the first half of the list is k*step, the second half end - k*step, and the
+    middle element (n even) is end / 2. (a = 0 simplifies MATLAB's a + ... terms exactly.)
+    """
+    tol = 2.0 * EPS * ends
+    if step == 1.0:
+        n = np.floor(ends)
+    elif step == math.floor(step):
+        n = np.floor(ends / step)
+    else:
+        n = _matlab_round_pos(ends / step)
+        n -= n * step - ends > tol
+    last = n * step
+    last = np.where(last - ends > -tol, ends, last)
+    n = n.astype(np.int64)
+    width = int(n.max()) + 1
+    j = np.arange(width, dtype=np.int64)[None, :]
+    nn = n[:, None]
+    half = nn // 2
+    grid = np.where(j <= half, j * step, last[:, None] - (nn - j).astype(np.float64) * step)
+    grid = np.where((nn % 2 == 0) & (j == half), last[:, None] / 2.0, grid)
+    return np.where(j > nn, np.inf, grid)
+
+
+def _auc_shuffled_kernel(
+    pred: _Map, fix: np.ndarray, other: np.ndarray, n_splits: int, step: float, gen: np.random.Generator
+) -> float:
+    n = fix.size
+    if n == 0:
+        return _NAN
+    mn, mx = pred.mn, pred.mx
+    if not mx > mn:  # normalised map all NaN
+        return _NAN
+    k = other.size
+    if k == 0:  # no candidate negative: 0/0
+        return _NAN
+    d = mx - mn
+    pos = np.sort((pred.flat[fix] - mn) / d)
+    cand = (pred.flat[other] - mn) / d
+    m = min(n, k)
+    # one random permutation of the k candidates per split, first m kept (MATLAB randperm)
+    perms = gen.permuted(np.broadcast_to(_arange(k), (n_splits, k)), axis=1)
+    neg = cand[perms[:, :m]]  # (n_splits, m)
+    ends = np.maximum(neg.max(axis=1), pos[-1])
+    grid = _colon_grid(step, ends)  # (n_splits, L) ascending
+    tp = n - np.searchsorted(pos, grid.ravel(), side="left").reshape(grid.shape)
+    fp = np.count_nonzero(neg[:, :, None] >= grid[:, None, :], axis=1)
+    # curve from the highest threshold down: (0,0), (fp, tp)..., (m, n) in count units
+    zeros = np.zeros((n_splits, 1), dtype=np.int64)
+    x = np.concatenate((zeros, fp[:, ::-1], np.full((n_splits, 1), m)), axis=1).astype(np.int64)
+    y = np.concatenate((zeros, tp[:, ::-1], np.full((n_splits, 1), n)), axis=1).astype(np.int64)
+    twice_area = int(np.sum(np.diff(x, axis=1) * (y[:, 1:] + y[:, :-1])))
+    return twice_area / (2 * n * m * n_splits)
+
+
+# --------------------------------------------------------------------------------------------
+# NSS, CC, SIM, KLD
+# --------------------------------------------------------------------------------------------
+
+
+def _nss_kernel(pred: _Map, fix: np.ndarray) -> float:
+    if fix.size == 0 or not pred.mx > pred.mn:  # no fixation, constant map or NaN
+        return _NAN
+    std = math.sqrt(pred.ss / (pred.size - 1))
+    return float(np.mean((pred.flat[fix] - pred.mean) / std))
+
+
+def _cc_kernel(pair: _Pair) -> float:
+    pred, gt = pair.pred, pair.gt
+    if not (pred.mx > pred.mn and gt.mx > gt.mn):  # a constant map (std 0) or NaN
+        return _NAN
+    denom = math.sqrt(pred.ss) * math.sqrt(gt.ss)
+    sxy = pair.cross()
+    mean_term = pred.sum * gt.sum / pred.size
+    if abs(sxy) + abs(mean_term) <= _WELL_CONDITIONED * denom:
+        return (sxy - mean_term) / denom
+    return _dot(pred.centered(), gt.centered()) / denom
+
+
+def _sim_kernel(pair: _Pair) -> float:
+    pred, gt = pair.pred, pair.gt
+    if pred.has_nan or gt.has_nan:
+        return _NAN
+    # min-max normalising a constant non-zero map gives 0/0 everywhere
+    if (pred.is_constant and not pred.is_zero) or (gt.is_constant and not gt.is_zero):
+        return _NAN
+    if pred.is_zero or gt.is_zero:  # a zero map stays zero; the other one is >= 0
+        return 0.0
+    # P = (S - min S) / sum(S - min S), Q likewise: sum(min(P, Q)) = a * sum(min(x, y * b / a))
+    a = 1.0 / pred.sum_above_min()
+    b = 1.0 / gt.sum_above_min()
+    sup = gt.support  # min(P, Q) = 0 where Q = 0
+    if sup is not None:
+        x, y = pair.pred_at_support(), sup[1]
+    else:
+        x, y = pred.flat, gt.flat
+    tmp = _scratch("sim.y", y.size)
+    if gt.mn != 0.0:
+        np.subtract(y, gt.mn, out=tmp)
+        tmp *= b / a
+    else:
+        np.multiply(y, b / a, out=tmp)
+    if pred.mn != 0.0:
+        xs = _scratch("sim.x", x.size)
+        np.subtract(x, pred.mn, out=xs)
+        x = xs
+    np.minimum(x, tmp, out=tmp)
+    return float(a * tmp.sum())
+
+
+def _kld_kernel(pair: _Pair) -> float:
+    pred, gt = pair.pred, pair.gt
+    if pred.has_nan or gt.has_nan:
+        return _NAN
+    if gt.is_zero:  # Q = 0: every term is 0 * log(eps + 0) = 0
+        return 0.0
+    if pred.mn < 0.0 or gt.mn < 0.0:  # not a distribution: the literal formula on every pixel
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = pred.flat if pred.is_zero else pred.flat / pred.sum
+            q = gt.flat / gt.sum
+            return float(np.sum(q * np.log(EPS + q / (p + EPS))))
+    sup = gt.support  # terms with Q = 0 are exactly 0
+    if sup is not None:
+        s, g = pair.pred_at_support(), sup[1]
+    else:
+        s, g = pred.flat, gt.flat
+    q = np.divide(g, gt.sum, out=_scratch("kld.q", g.size))
+    p = _scratch("kld.p", g.size)
+    if pred.is_zero:
+        p.fill(0.0)
+    else:
+        np.divide(s, pred.sum, out=p)
+    p += EPS
+    np.divide(q, p, out=p)
+    p += EPS
+    np.log(p, out=p)
+    return _dot(q, p)
+
+
+def _check_splits(n_splits: int, step_size: float) -> tuple[int, float]:
+    if int(n_splits) != n_splits or n_splits < 1:
+        raise ValueError(f"n_splits must be a positive integer, got {n_splits!r}")
+    step = float(step_size)
+    if not (step > 0.0 and math.isfinite(step)):
+        raise ValueError(f"step_size must be a positive finite number, got {step_size!r}")
+    return int(n_splits), step
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def auc_judd(saliency_map: ArrayLike, fixation_map: ArrayLike, jitter: bool = True, *, rng: Generatorish = None) -> float:
+    """AUC-Judd (MATLAB ``AUC_Judd.m`` with DHF1K's cast to double before the jitter).
+
+    Every fixated pixel's (jittered, min-max normalised) value is a threshold; TP after the i-th
+    highest threshold is i/n and FP is (pixels >= it - i)/(N - n), ties included as MATLAB does
+    (not rank-averaged); the score is the trapezoidal area of that ROC curve.
+
+    Args:
+        saliency_map: (h, w) prediction, any real dtype and scale; resized to the fixation map's
+            shape when the shapes differ.
+        fixation_map: (H, W) bool or numeric; pixels > 0 are fixated.
+        jitter: add U[0, 1) / 1e7 to every pixel before normalising (breaks ties of flat maps).
+        rng: seed or Generator for the jitter (one ``random`` value per pixel, C order); unused
+            when ``jitter`` is False or there is no fixation.
+
+    Returns:
+        Score in [0, 1]; NaN with no fixation, for a constant map without jitter, for a map
+        containing NaN, or when every pixel is fixated.
+    """
+    fix, shape = _marked(fixation_map, None, "fixation_map")
+    pred = _Map(saliency_map, shape, "saliency_map", "pred")
+    gen = np.random.default_rng(rng) if jitter and fix.size else None
+    return _auc_judd_kernel(pred, fix, bool(jitter), gen)
+
+
+def auc_shuffled(
+    saliency_map: ArrayLike,
+    fixation_map: ArrayLike,
+    other_map: ArrayLike,
+    n_splits: int = 100,
+    step_size: float = 0.1,
+    rng: Generatorish = None,
+) -> float:
+    """Shuffled AUC (MATLAB ``AUC_shuffled.m``).
+
+    Positives: the min-max normalised prediction at the fixated pixels (n). Negatives: per split,
+    m = min(n, k) of the k pixels marked in ``other_map``, drawn without replacement. Thresholds
+    are MATLAB's ``0:step_size:M`` (M = that split's largest positive or negative), TP and FP are
+    the shares of positives and negatives >= each threshold; the score is the mean over splits of
+    the trapezoidal ROC area.
+
+    Args:
+        saliency_map: (h, w) prediction, any real dtype and scale; resized to the fixation map's
+            shape when the shapes differ.
+        fixation_map: (H, W) bool or numeric; pixels > 0 are fixated.
+        other_map: (H, W) bool or numeric (e.g. fixation counts of other frames); pixels > 0 are
+            the candidate negatives (counts do not matter).
+        n_splits: number of random negative sets (positive int).
+        step_size: threshold step (> 0).
+        rng: seed or Generator; the splits use ``n_splits`` permutations of the k candidates.
+
+    Returns:
+        Score in [0, 1]; NaN with no fixation, no candidate negative, or a constant (or
+        NaN-containing) prediction.
+    """
+    n_splits, step = _check_splits(n_splits, step_size)
+    fix, shape = _marked(fixation_map, None, "fixation_map")
+    other, _ = _marked(other_map, shape, "other_map")
+    pred = _Map(saliency_map, shape, "saliency_map", "pred")
+    return _auc_shuffled_kernel(pred, fix, other, n_splits, step, np.random.default_rng(rng))
+
+
+def nss(saliency_map: ArrayLike, fixation_map: ArrayLike) -> float:
+    """Normalized Scanpath Saliency (MATLAB ``NSS.m``).
+
+    Mean over the fixated pixels of (S - mean(S)) / std(S), std with N - 1.
+
+    Args:
+        saliency_map: (h, w) prediction, any real dtype and scale; resized to the fixation map's
+            shape when the shapes differ.
+        fixation_map: (H, W) bool or numeric; pixels > 0 are fixated (each pixel once).
+
+    Returns:
+        Unbounded score (0 = chance); NaN with no fixation or a constant (or NaN-containing) map.
+    """
+    fix, shape = _marked(fixation_map, None, "fixation_map")
+    return _nss_kernel(_Map(saliency_map, shape, "saliency_map", "pred"), fix)
+
+
+def cc(saliency_map: ArrayLike, gt_map: ArrayLike) -> float:
+    """Pearson linear correlation coefficient between prediction and GT map (MATLAB ``CC.m``).
+
+    Args:
+        saliency_map: (h, w) prediction, any real dtype and scale; resized to the GT's shape when
+            the shapes differ.
+        gt_map: (H, W) continuous ground-truth saliency map, any real dtype and scale.
+
+    Returns:
+        Score in [-1, 1]; NaN when either map is constant (or contains NaN).
+    """
+    return _cc_kernel(_pair(saliency_map, gt_map))
+
+
+def sim(saliency_map: ArrayLike, gt_map: ArrayLike) -> float:
+    """Similarity / histogram intersection (MATLAB ``similarity.m``).
+
+    Each map that is not all zero is min-max normalised, then divided by its sum;
+    SIM = sum of the pixelwise minimum.
+
+    Args:
+        saliency_map: (h, w) prediction, any real dtype and scale; resized to the GT's shape when
+            the shapes differ.
+        gt_map: (H, W) continuous ground-truth saliency map, any real dtype and scale.
+
+    Returns:
+        Score in [0, 1]; 0 when a map is all zero; NaN when a map is constant and non-zero (or
+        contains NaN).
+    """
+    return _sim_kernel(_pair(saliency_map, gt_map))
+
+
+def kld(saliency_map: ArrayLike, gt_map: ArrayLike) -> float:
+    """KL divergence of the prediction from the GT map (MATLAB ``KLdiv.m``).
+
+    P = S / sum(S) and Q = G / sum(G) (a zero map stays zero, no min-max);
+    KLD = sum of Q * ln(eps + Q / (P + eps)), eps = 2**-52.
+
+    Args:
+        saliency_map: (h, w) prediction, expected >= 0, any real dtype and scale; resized to the
+            GT's shape when the shapes differ.
+        gt_map: (H, W) continuous ground-truth saliency map, expected >= 0.
+
+    Returns:
+        Score >= about -N*eps (0 = identical maps, lower is better); NaN when a map contains NaN.
+    """
+    return _kld_kernel(_pair(saliency_map, gt_map))
+
+
+def all_metrics(
+    saliency_map: ArrayLike,
+    fixation_map: ArrayLike,
+    gt_map: ArrayLike,
+    other_map: ArrayLike,
+    *,
+    rng: Generatorish = None,
+    jitter: bool = True,
+    n_splits: int = 100,
+    step_size: float = 0.1,
+) -> dict[str, float]:
+    """All six metrics of one frame, sharing the casts, resize and statistics between them.
+
+    The values are identical to calling :func:`auc_judd`, :func:`auc_shuffled`, :func:`nss`,
+    :func:`cc`, :func:`sim` and :func:`kld` separately. ``rng`` becomes one Generator
+    (``np.random.default_rng(rng)``) that AUC-Judd's jitter uses first and sAUC's splits second,
+    so ``all_metrics(..., rng=seed)`` equals ``auc_judd(..., rng=g)`` then
+    ``auc_shuffled(..., rng=g)`` with ``g = np.random.default_rng(seed)``.
+
+    Args:
+        saliency_map: (h, w) prediction, any real dtype and scale; resized once to the GT shape.
+        fixation_map: (H, W) bool or numeric binary fixation map (AUC-Judd, sAUC, NSS).
+        gt_map: (H, W) continuous GT saliency map (CC, SIM, KLD).
+        other_map: (H, W) bool or numeric; pixels > 0 are sAUC's candidate negatives.
+        rng, jitter, n_splits, step_size: as in :func:`auc_judd` and :func:`auc_shuffled`.
+
+    Returns:
+        {"auc_judd", "auc_shuffled", "nss", "cc", "sim", "kld"} -> float (NaN per the edge cases).
+    """
+    n_splits, step = _check_splits(n_splits, step_size)
+    fix, shape = _marked(fixation_map, None, "fixation_map")
+    other, _ = _marked(other_map, shape, "other_map")
+    if np.shape(gt_map) != shape:
+        raise ValueError(f"gt_map has shape {np.shape(gt_map)}, expected {shape} (the fixation map's)")
+    pred = _Map(saliency_map, shape, "saliency_map", "pred")
+    pair = _Pair(pred, _Map(gt_map, None, "gt_map", "gt", sparse_ok=True))
+    gen = np.random.default_rng(rng)
+    return {
+        "auc_judd": _auc_judd_kernel(pred, fix, bool(jitter), gen),
+        "auc_shuffled": _auc_shuffled_kernel(pred, fix, other, n_splits, step, gen),
+        "nss": _nss_kernel(pred, fix),
+        "cc": _cc_kernel(pair),
+        "sim": _sim_kernel(pair),
+        "kld": _kld_kernel(pair),
+    }

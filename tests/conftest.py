@@ -1,0 +1,56 @@
+"""Shared fixtures: a tiny dataset in DHF1K layout built from scratch (no demo generator)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from salprep import gt as gtlib
+from salprep.video import write_video
+
+TINY_SHAPE = (48, 80)  # H, W
+TINY_FRAMES = 6
+
+
+def make_tiny_dhf1k(root: Path, videos=(1, 601), frames=TINY_FRAMES, shape=TINY_SHAPE, seed=0) -> dict:
+    """Videos ``video/NNN.AVI`` + ``annotation/NNNN/{fixation,maps}/NNNN.png``; returns the points."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    points = {}
+    for number in videos:
+        vid = f"{number:03d}"
+        imgs = [(rng.random((h, w, 3)) * 255).astype(np.uint8) for _ in range(frames)]
+        write_video(root / "video" / f"{vid}.AVI", imgs, fps=30)
+        ann = root / "annotation" / f"{number:04d}"
+        (ann / "fixation").mkdir(parents=True)
+        (ann / "maps").mkdir(parents=True)
+        points[vid] = []
+        for t in range(frames):
+            pts = np.stack([rng.integers(0, w, 3), rng.integers(0, h, 3)], axis=1)
+            points[vid].append(pts)
+            fix = gtlib.fixation_map(pts, shape)
+            Image.fromarray(fix.astype(np.uint8) * 255, mode="L").save(ann / "fixation" / f"{t + 1:04d}.png")
+            smap = gtlib.saliency_map(fix, gtlib.GT_PRESETS["dhf1k"]["sigma"])
+            Image.fromarray(np.round(smap * 255).astype(np.uint8), mode="L").save(ann / "maps" / f"{t + 1:04d}.png")
+    return points
+
+
+@pytest.fixture
+def tiny_dhf1k(tmp_path) -> tuple[Path, dict]:
+    root = tmp_path / "tiny"
+    points = make_tiny_dhf1k(root)
+    return root, points
+
+
+@pytest.fixture(autouse=True)
+def _quiet_tqdm(monkeypatch):
+    monkeypatch.setenv("SALPREP_PROGRESS", "0")
+    yield
+
+
+def pytest_configure(config):
+    os.environ.setdefault("MPLBACKEND", "Agg")

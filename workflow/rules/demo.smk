@@ -1,0 +1,33 @@
+# The demo dataset is itself a rule output: `salprep demo-data` writes it in DHF1K layout.
+if IS_DEMO:
+
+    rule demo_data:
+        output:
+            videos=[str(DATASET.video_path(v)) for s in DATASET.splits for v in videos(s)],
+            annotations=[directory(str(DATASET.annotation_dir(v))) for v in annotated_videos()],
+            manifest=f"{DSCFG['root']}/demo.json",
+        params:
+            root=DSCFG["root"],
+            seed=config.get("demo_data", {}).get("seed", 0),
+            frames=config.get("demo_data", {}).get("frames", 120),
+            size=config.get("demo_data", {}).get("size", "640x360"),
+            n_train=len(videos("train")),
+            n_val=len(videos("val")),
+            n_test=len(videos("test")) if "test" in DATASET.splits else 0,
+        log:
+            f"logs/{DS}/demo_data.log",
+        shell:
+            "salprep demo-data --out {params.root} --seed {params.seed} --frames {params.frames} --size {params.size}"
+            " --train {params.n_train} --val {params.n_val} --test {params.n_test} > {log} 2>&1"
+
+
+# Seeded random checkpoints in the original formats (used while no real checkpoint is configured).
+rule demo_weights:
+    output:
+        spynet="checkpoints/demo/network-sintel-final.random.pytorch",
+    params:
+        seed=config.get("demo_data", {}).get("seed", 0),
+    log:
+        "logs/demo_weights.log",
+    shell:
+        "salprep demo-data --weights-out checkpoints/demo --seed {params.seed} > {log} 2>&1"
