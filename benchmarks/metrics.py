@@ -2,15 +2,16 @@
 
 Run:  python benchmarks/metrics.py [--repeats N] [--frames K]
 
-Baseline: ``benchmarks/metrics_reference.py``, the "literal numpy port of the MIT MIT saliency
-benchmark MATLAB code" (one function per .m file, loops as in MATLAB). Both sides get the same
+Baseline: ``benchmarks/metrics_reference.py``, the "literal numpy port of the MIT MATLAB
+code" (one function per .m file, loops as in MATLAB). Both sides get the same
 synthetic DHF1K-like frames (360x640): a smooth float32 prediction (blobs + centre bias), an
 8-bit GT map (blurred fixations, quantised like DHF1K's PNGs, / 255), a binary fixation map and
 the merged fixations of 10 other frames as sAUC's other map. Two cases: ~20 fixations per frame
 (DHF1K-like) and ~300. The same seed goes to both sides, so the scores must agree; the script
 checks that (|a - b| <= 1e-12 * max(1, |b|)) and prints the median time per frame of each
 metric, of all six (reference: the six functions; salprep: ``all_metrics``) and the speed-ups.
-Timings are wall-clock (time.perf_counter), median over repeats x frames.
+Timings are wall-clock (time.perf_counter), median over repeats x frames, the reference and
+salprep calls interleaved so both see the same machine load.
 """
 
 from __future__ import annotations
@@ -82,13 +83,15 @@ def _calls(module, frame: dict[str, np.ndarray], seed: int) -> dict[str, callabl
     }
 
 
-def _time(fn, repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
+def _time_pair(fn_ref, fn_fast, repeats: int) -> tuple[list[float], list[float]]:
+    """Wall-clock seconds of both callables, interleaved so both see the same machine load."""
+    t_ref, t_fast = [], []
+    for r in range(repeats):
+        for fn, out in ((fn_ref, t_ref), (fn_fast, t_fast)) if r % 2 == 0 else ((fn_fast, t_fast), (fn_ref, t_ref)):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return t_ref, t_fast
 
 
 def _ref_all(frame: dict[str, np.ndarray], seed: int) -> dict[str, float]:
@@ -123,14 +126,18 @@ def run_case(n_fix: int, n_frames: int, repeats: int, seed: int = 0) -> tuple[di
         calls_fast = _calls(fast, frame, seed_k)
         for name in NAMES:
             worst = max(worst, _check(calls_fast[name](), calls_ref[name]()))
-            times_ref[name] += _time(calls_ref[name], max(3, repeats // 4))
-            times_fast[name] += _time(calls_fast[name], repeats)
+            t_ref, t_fast = _time_pair(calls_ref[name], calls_fast[name], repeats)
+            times_ref[name] += t_ref
+            times_fast[name] += t_fast
         p, f, g, o = frame["pred"], frame["fix"], frame["gt"], frame["other"]
         got = fast.all_metrics(p, f, g, o, rng=seed_k)
         want = _ref_all(frame, seed_k)
         worst = max(worst, *(_check(got[nm], want[nm]) for nm in NAMES))
-        times_ref["all six"] += _time(lambda: _ref_all(frame, seed_k), max(3, repeats // 4))
-        times_fast["all six"] += _time(lambda: fast.all_metrics(p, f, g, o, rng=seed_k), repeats)
+        t_ref, t_fast = _time_pair(
+            lambda: _ref_all(frame, seed_k), lambda: fast.all_metrics(p, f, g, o, rng=seed_k), repeats
+        )
+        times_ref["all six"] += t_ref
+        times_fast["all six"] += t_fast
     table = {
         name: (statistics.median(times_ref[name]) * 1e3, statistics.median(times_fast[name]) * 1e3)
         for name in times_ref
@@ -140,8 +147,8 @@ def run_case(n_fix: int, n_frames: int, repeats: int, seed: int = 0) -> tuple[di
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=20, help="timed calls per frame (salprep side)")
-    ap.add_argument("--frames", type=int, default=3, help="synthetic frames per case")
+    ap.add_argument("--repeats", type=int, default=10, help="timed calls per frame and metric")
+    ap.add_argument("--frames", type=int, default=4, help="synthetic frames per case")
     args = ap.parse_args(argv)
     print(f"frame {SHAPE[0]}x{SHAPE[1]}; baseline: literal numpy port of the MIT MATLAB code "
           f"(benchmarks/metrics_reference.py); numpy {np.__version__}")

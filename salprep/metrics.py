@@ -63,7 +63,7 @@ _BUCKETS_PER_THRESHOLD = 64  # AUC-Judd bucketing resolution ...
 _MAX_BUCKETS = 1 << 14  # ... and cap
 _RUN_GAP = 256  # sparse jitter: draw gaps up to this long instead of skipping them
 _SPARSE_JITTER_MAX_DRAWS = 8192
-_SPARSE_JITTER_MAX_RUNS = 64
+_SPARSE_JITTER_MAX_RUNS = 128
 _SPARSE_JITTER_MIN_RANGE = 1e-6  # map range and magnitude for which the 3e-7 margins hold
 _SPARSE_JITTER_MAX_ABS = 1e3
 
@@ -287,8 +287,9 @@ class _Map:
         return self._mx
 
     @property
-    def has_nan(self) -> bool:
-        return math.isnan(self.mn) or math.isnan(self.mx)
+    def nonfinite(self) -> bool:
+        """The map holds a NaN or an infinity (every metric is then NaN)."""
+        return not (math.isfinite(self.mn) and math.isfinite(self.mx))
 
     @property
     def is_zero(self) -> bool:
@@ -577,11 +578,11 @@ def _auc_judd_kernel(pred: _Map, fix: np.ndarray, jitter: bool, gen: np.random.G
             vals /= _JITTER_DIVISOR
             vals += pred.flat
             mn, mx = float(vals.min()), float(vals.max())
-            if not mx > mn:  # normalised map all NaN
+            if not (mx > mn and math.isfinite(mx - mn)):  # normalised map all NaN, or NaN/inf
                 return _NAN
             counts = _judd_counts_exact(vals, fix, mn, mx)
     else:
-        if not pred.mx > pred.mn:
+        if pred.nonfinite or not pred.mx > pred.mn:
             return _NAN
         counts = _judd_counts_exact(pred.flat, fix, pred.mn, pred.mx)
     if total == n:  # no non-fixated pixel: fp = 0/0
@@ -641,7 +642,7 @@ def _auc_shuffled_kernel(
     if n == 0:
         return _NAN
     mn, mx = pred.mn, pred.mx
-    if not mx > mn:  # normalised map all NaN
+    if pred.nonfinite or not mx > mn:  # NaN/inf, or normalised map all NaN
         return _NAN
     k = other.size
     if k == 0:  # no candidate negative: 0/0
@@ -671,7 +672,7 @@ def _auc_shuffled_kernel(
 
 
 def _nss_kernel(pred: _Map, fix: np.ndarray) -> float:
-    if fix.size == 0 or not pred.mx > pred.mn:  # no fixation, constant map or NaN
+    if fix.size == 0 or pred.nonfinite or not pred.mx > pred.mn:  # constant map: std 0
         return _NAN
     std = math.sqrt(pred.ss / (pred.size - 1))
     return float(np.mean((pred.flat[fix] - pred.mean) / std))
@@ -679,7 +680,7 @@ def _nss_kernel(pred: _Map, fix: np.ndarray) -> float:
 
 def _cc_kernel(pair: _Pair) -> float:
     pred, gt = pair.pred, pair.gt
-    if not (pred.mx > pred.mn and gt.mx > gt.mn):  # a constant map (std 0) or NaN
+    if pred.nonfinite or gt.nonfinite or not (pred.mx > pred.mn and gt.mx > gt.mn):  # constant: std 0
         return _NAN
     denom = math.sqrt(pred.ss) * math.sqrt(gt.ss)
     sxy = pair.cross()
@@ -691,7 +692,7 @@ def _cc_kernel(pair: _Pair) -> float:
 
 def _sim_kernel(pair: _Pair) -> float:
     pred, gt = pair.pred, pair.gt
-    if pred.has_nan or gt.has_nan:
+    if pred.nonfinite or gt.nonfinite:
         return _NAN
     # min-max normalising a constant non-zero map gives 0/0 everywhere
     if (pred.is_constant and not pred.is_zero) or (gt.is_constant and not gt.is_zero):
@@ -722,7 +723,7 @@ def _sim_kernel(pair: _Pair) -> float:
 
 def _kld_kernel(pair: _Pair) -> float:
     pred, gt = pair.pred, pair.gt
-    if pred.has_nan or gt.has_nan:
+    if pred.nonfinite or gt.nonfinite:
         return _NAN
     if gt.is_zero:  # Q = 0: every term is 0 * log(eps + 0) = 0
         return 0.0

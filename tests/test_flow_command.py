@@ -95,4 +95,6 @@ def test_flow_bad_inputs(moving_video, tmp_path, capsys):
         _bad(["flow", "--method", "tvl1", "--video", moving_video, "--out", out, "--device", "cuda"],
              capsys, "no CUDA device")
     _bad(["flow", "--method", "tvl1", "--video", moving_video, "--out", out, "--size", "abc"], capsys, "abc")
+    _bad(["flow", "--method", "tvl1", "--video", moving_video, "--out", out, "--median-filtering", "4"],
+         capsys, "bad TV-L1 parameter", "median_filtering")
     assert not out.exists()

@@ -120,3 +120,22 @@ def test_gt_command_sigma_override_recorded(tiny_dhf1k, tmp_path):
         assert params["sigma"] == pytest.approx(33.9729, abs=1e-3)
         assert params["truncate"] == pytest.approx(2.944)
         assert "shipped_maps" not in h5
+
+
+def test_gt_from_gaze_records_equals_png_and_warns(tmp_path, caplog):
+    """The demo's raw gaze records give the same shard content as its fixation PNGs."""
+    from salprep.demo import DemoSpec, write_demo
+
+    root = tmp_path / "demo"
+    write_demo(root, DemoSpec(seed=2, train=1, val=0, test=0, frames=12, size=(160, 90)), progress=False)
+    png, gaze = tmp_path / "png.h5", tmp_path / "gaze.h5"
+    assert main(["gt", "--root", str(root), "--video", "001", "--out", str(png)]) == 0
+    with caplog.at_level("WARNING"):
+        assert main(["gt", "--root", str(root), "--video", "001", "--out", str(gaze), "--fixations", "gaze"]) == 0
+    with h5py.File(png, "r") as a, h5py.File(gaze, "r") as b:
+        np.testing.assert_array_equal(a["fixations"][...], b["fixations"][...])
+        np.testing.assert_array_equal(a["maps"][...], b["maps"][...])
+        dropped = int(b.attrs["dropped_out_of_frame"])
+        assert a.attrs["source_sha256"] != b.attrs["source_sha256"]
+    assert dropped > 0  # the demo puts some fixation samples in the letterbox
+    assert f"{dropped} fixation samples outside the 160x90 frame dropped" in caplog.text

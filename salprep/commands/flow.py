@@ -23,8 +23,10 @@ from salprep.video import iter_frames, probe_video
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")  # torch is imported only when the command runs
 
-TVL1_PARAMS = ("tau", "lambda_", "theta", "nscales", "warps", "epsilon", "inner_iterations",
-               "outer_iterations", "scale_step", "gamma", "median_filtering")
+#: OpenCV DualTVL1 parameter -> its type on the command line
+TVL1_PARAMS = {"tau": float, "lambda_": float, "theta": float, "nscales": int, "warps": int, "epsilon": float,
+               "inner_iterations": int, "outer_iterations": int, "scale_step": float, "gamma": float,
+               "median_filtering": int}
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -56,8 +58,8 @@ def register_parser(sub) -> None:
     t.add_argument("--bound", type=float, default=20.0, help="clip bound in px at the stored size")
     t.add_argument("--backend", choices=("torch", "opencv"), default="torch",
                    help="torch (batched, CPU/CUDA) or opencv (DualTVL1, one pair at a time)")
-    for name in TVL1_PARAMS:
-        t.add_argument(f"--{name.rstrip('_').replace('_', '-')}", dest=name, type=float, default=None,
+    for name, kind in TVL1_PARAMS.items():
+        t.add_argument(f"--{name.rstrip('_').replace('_', '-')}", dest=name, type=kind, default=None,
                        help=f"OpenCV DualTVL1 {name} (default: OpenCV's)")
     s = p.add_argument_group("spynet")
     s.add_argument("--checkpoint", help="SpyNet checkpoint (network-*.pytorch)")
@@ -66,13 +68,7 @@ def register_parser(sub) -> None:
 
 
 def _tvl1_kwargs(args) -> dict:
-    out = {}
-    for name in TVL1_PARAMS:
-        value = getattr(args, name)
-        if value is not None:
-            out[name] = int(value) if name in ("nscales", "warps", "inner_iterations",
-                                                "outer_iterations", "median_filtering") else value
-    return out
+    return {name: getattr(args, name) for name in TVL1_PARAMS if getattr(args, name) is not None}
 
 
 def _pairs(frames, step: int = 1):
@@ -114,11 +110,15 @@ def _run_tvl1(args, info, device, common) -> None:
     import torch
 
     from salprep.flow.encode import encode_flow_lsts
-    from salprep.flow.tvl1 import tvl1_opencv, tvl1_torch
+    from salprep.flow.tvl1 import check_params, tvl1_opencv, tvl1_torch
 
     size = _size(args.size or "112x112")
     out_w, out_h = _size(args.out_size)
     kwargs = _tvl1_kwargs(args)
+    try:
+        check_params(**kwargs)
+    except ValueError as exc:
+        raise SalprepError(f"bad TV-L1 parameter: {exc}") from None
     n = info.frames - 1
     upsample = out_h / size[1]
     if abs(out_w / size[0] - upsample) > 1e-9:

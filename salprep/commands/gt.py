@@ -44,6 +44,12 @@ def register_parser(sub) -> None:
                    help="kernel radius in sigmas; 0 = no truncation (default: preset)")
     p.add_argument("--border", choices=gtlib.BORDERS, default=None, help="border mode (default: preset)")
     p.add_argument("--shift", type=int, default=None, help="peak shift in px right+down (DHF1K as coded: 2)")
+    p.add_argument("--fixations", choices=("png", "gaze"), default="png",
+                   help="fixation source: the per-frame fixation PNGs (default) or the raw gaze records "
+                   "(DHF1K gaze_record/, mapped as record_mapping.m does; out-of-frame samples are "
+                   "dropped with a warning giving their count)")
+    p.add_argument("--cartesian", action="store_true",
+                   help="with --fixations gaze: reproduce record_mapping.m's every-(y_i, x_j) quirk")
     p.add_argument("--compare", action="store_true",
                    help="report the CC between built and published maps (per frame mean/min)")
     p.add_argument("--no-shipped", action="store_true", help="do not copy published maps into the shard")
@@ -65,24 +71,41 @@ def gt_params(args, preset_name: str) -> dict:
     return {"preset": preset_name, **preset}
 
 
+def _fixation_source(args, ds, info, shape):
+    """(frame -> bool (H, W) fixation map, source files, out-of-frame samples dropped)."""
+    if args.fixations == "png":
+        files = ds.fixation_files(args.video)
+        if len(files) != info.frames:
+            raise SalprepError(f"{len(files)} fixation frames but the video decodes to {info.frames}",
+                               files[0].parent)
+        return (lambda t: ds.read_fixation_file(files[t], shape)), files, 0
+    from salprep.datasets.dhf1k_gaze import read_video_gaze
+
+    gaze = read_video_gaze(args.root, args.video, info.frames, shape, fps=info.fps or 30.0,
+                           cartesian=args.cartesian)
+    if gaze.n_dropped:
+        log.warning("%s: %d fixation samples outside the %dx%d frame dropped (of %d observers' records)",
+                    args.video, gaze.n_dropped, shape[1], shape[0], len(gaze.observers))
+    return gaze.fixation_map, list(gaze.files), gaze.n_dropped
+
+
 def run(args) -> int:
     from salprep.metrics import cc
 
     ds = open_dataset(args.layout, args.root)
     video_path = ds.video_path(args.video)
     info = probe_video(video_path)
-    fix_files = ds.fixation_files(args.video)
-    if len(fix_files) != info.frames:
-        raise SalprepError(
-            f"{len(fix_files)} fixation frames but the video decodes to {info.frames}", fix_files[0].parent
-        )
+    shape = (info.height, info.width)
+    fixation_frame, sources, dropped = _fixation_source(args, ds, info, shape)
     shipped = [] if args.no_shipped else ds.shipped_map_files(args.video)
     if shipped and len(shipped) != info.frames:
         raise SalprepError(f"{len(shipped)} published maps but the video decodes to {info.frames}",
                            shipped[0].parent)
     params = gt_params(args, args.preset or ds.gt_preset)
     params["layout"] = args.layout
-    shape = (info.height, info.width)
+    params["fixations"] = args.fixations
+    if args.fixations == "gaze":
+        params["cartesian"] = args.cartesian
     T = info.frames
     ccs: list[float] = []
     empty_frames = 0
@@ -92,7 +115,7 @@ def run(args) -> int:
         dataset=args.dataset_name or Path(args.root).name,
         video=args.video,
         n_frames=T,
-        source_sha256=sha256_files(fix_files + shipped),
+        source_sha256=sha256_files(sources + shipped),
         params={**params, "stage_version": stage_version("gt")},
         weights="none",
     ) as shard:
@@ -102,8 +125,8 @@ def run(args) -> int:
         map_ds.attrs["scale"] = MAP_SCALE  # value = code * scale; error <= 7.6e-6, ~15x smaller than float32
         shp_ds = shard.create_frames("shipped_maps", (T, *shape), np.uint8) if shipped else None
         points = []
-        for t, path in enumerate(progress(fix_files, desc=f"gt {args.video}", unit="frame", leave=False)):
-            fix = ds.read_fixation_file(path, shape)
+        for t in progress(range(T), desc=f"gt {args.video}", unit="frame", leave=False):
+            fix = fixation_frame(t)
             ys, xs = np.nonzero(fix)
             empty_frames += len(ys) == 0
             points.append(np.stack([np.full_like(ys, t), ys, xs], axis=1))
@@ -122,6 +145,7 @@ def run(args) -> int:
                     ccs.append(cc(smap, published))
         shard.put("fixation_points", np.concatenate(points).astype(np.int32))
         shard.attrs["empty_frames"] = int(empty_frames)
+        shard.attrs["dropped_out_of_frame"] = int(dropped)
         if ccs:
             shard.attrs["shipped_cc_mean"] = float(np.nanmean(ccs))
     msg = f"{args.out}: {T} frames, {sum(len(p) for p in points)} fixated pixels"
