@@ -87,7 +87,8 @@ def _time_pair(fn_ref, fn_fast, repeats: int) -> tuple[list[float], list[float]]
     """Wall-clock seconds of both callables, interleaved so both see the same machine load."""
     t_ref, t_fast = [], []
     for r in range(repeats):
-        for fn, out in ((fn_ref, t_ref), (fn_fast, t_fast)) if r % 2 == 0 else ((fn_fast, t_fast), (fn_ref, t_ref)):
+        pairs = ((fn_ref, t_ref), (fn_fast, t_fast))
+        for fn, out in pairs if r % 2 == 0 else pairs[::-1]:
             t0 = time.perf_counter()
             fn()
             out.append(time.perf_counter() - t0)

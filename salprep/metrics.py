@@ -11,23 +11,35 @@ evaluation code). In short:
   with :func:`resize_to` (MATLAB ``imresize``: bicubic, antialiased).
 - ``eps`` is MATLAB's ``eps`` = 2**-52; standard deviations are the sample ones (N - 1).
 - NaN is returned where the MATLAB code produces 0/0 (the edge-case table of METRICS.md), and
-  for a prediction (or GT map) that contains NaN. Inputs are never modified.
+  for a prediction (or GT map) that contains NaN or an infinity. Inputs are never modified.
 
 Randomness: AUC-Judd's jitter and sAUC's splits take ``rng`` = None, an int seed or a
-``numpy.random.Generator`` (anything ``np.random.default_rng`` accepts). AUC-Judd draws one
-``Generator.random`` value per pixel (C order) when there is at least one fixation; sAUC draws
-``n_splits`` random permutations of the k candidate negatives (one ``Generator.permuted`` call,
-the same stream as ``n_splits`` calls of ``Generator.permutation(k)``) when it gets that far.
-:func:`all_metrics` consumes its generator in that order: the jitter first, then sAUC's
-permutations, so ``all_metrics(..., rng=g)`` gives the same scores as
-``auc_judd(..., rng=g)`` followed by ``auc_shuffled(..., rng=g)`` on an equal generator.
+``numpy.random.Generator`` (anything ``np.random.default_rng`` accepts). Equal seeds give equal
+scores. AUC-Judd consumes one ``Generator.random`` value per pixel (C order) when there is at
+least one fixation; sAUC consumes ``n_splits`` random permutations of its k candidate negatives
+(the stream of ``n_splits`` calls of ``Generator.permutation(k)``) unless it returns NaN first.
+:func:`all_metrics` uses one generator in that order, the jitter first and then sAUC's splits,
+so ``all_metrics(..., rng=seed)`` gives the same scores as ``auc_judd(..., rng=g)`` followed by
+``auc_shuffled(..., rng=g)`` with ``g = np.random.default_rng(seed)``, and leaves a generator it
+is given in the same state.
 
-Speed: every metric works on a flat float64 view of the maps with a few whole-map passes;
-AUC-Judd counts the pixels above each threshold with one bucketing pass plus an exact sort of the
-few pixels that share a bucket with a threshold (same counts, ties included, as MATLAB's loop);
-sAUC works on the fixated and candidate pixels only, vectorised over splits and thresholds, and
-computes its trapezoids in integer arithmetic. :func:`all_metrics` shares the casts, the min,
-max, sums and centred maps between the six metrics.
+Speed (all results identical to a literal port of the MATLAB loops, see
+``benchmarks/metrics.py``):
+
+- AUC-Judd counts the pixels above every threshold in one bucketing pass (a monotone integer
+  bucket per pixel, a histogram, an exact sort of the few pixels that share a bucket with a
+  threshold), never a pass per threshold; ties are counted as MATLAB's loop counts them.
+- The jitter only matters for the fixated pixels and the pixels within 3e-7 of a fixated value.
+  With the default PCG64 bit generator only those values are drawn (``advance`` skips the rest),
+  which gives the same scores and the same generator state as drawing the whole map; other bit
+  generators, or maps where that shortcut does not apply, draw the whole map.
+- sAUC works on the fixated and candidate pixels only, vectorised over splits and thresholds;
+  both AUCs compute their trapezoids in integer (count) units with a single final division.
+- NSS, CC, SIM and KLD use one-pass sums (falling back to centred two-pass sums when cancellation
+  could cost more than ~2e-13), and work on the GT map's support when it is mostly zero.
+- :func:`all_metrics` shares the casts, the resize, min, max and sums between the six metrics.
+- Frame-sized temporaries live in per-thread work arrays (allocating and freeing them per call
+  made glibc hand the memory back and fault it in again every time).
 """
 
 from __future__ import annotations
@@ -139,8 +151,9 @@ def resize_to(map: ArrayLike, shape: tuple[int, int]) -> np.ndarray:  # noqa: A0
 
     Keys' cubic kernel (a = -0.5), widened by 1/scale when shrinking, weights normalised per
     output pixel, replicated (clamped) edge pixels; rows and columns are resampled separately,
-    the dimension with the smaller scale factor first (as MATLAB does). Matches MATLAB to
-    rounding (METRICS.md: 5e-9 on the herrlich10 test maps).
+    the dimension with the smaller scale factor first (as MATLAB does). This is the construction
+    METRICS.md reports reproducing MATLAB's values to 5e-9 (replicated, not mirrored, edges);
+    torch's antialiased bicubic agrees with it away from the border.
 
     Args:
         map: (h, w) array of any real dtype; cast to float64 (no uint8 rounding of the result).
@@ -420,8 +433,8 @@ def _bucketize(
     wspan = float(hi[-1] - lo[0])
     scale = _BUCKETS_PER_THRESHOLD * n / wspan if wspan > 0.0 else math.inf
     scale = min(scale, _MAX_BUCKETS / (vmax - vmin))
-    # buckets counted from 0 when that costs few extra buckets, which saves a pass over v
-    off = 0.0 if 0.0 <= vmin and vmax * scale <= 4 * _MAX_BUCKETS else vmin * scale
+    # buckets counted from 0 when that adds few buckets, which saves a pass over v
+    off = 0.0 if 0.0 <= vmin <= 0.25 * (vmax - vmin) else vmin * scale
 
     def bucket(x: np.ndarray, out: np.ndarray) -> np.ndarray:
         np.multiply(x, scale, out=out)
@@ -430,9 +443,11 @@ def _bucketize(
         return out
 
     n_buckets = int(vmax * scale - off) + 1  # the same operations as bucket(), on vmax
-    w = bucket(v, _scratch("bucket.w", v.size))
     b = _scratch("bucket.b", v.size, np.intp)
-    np.copyto(b, w, casting="unsafe")  # truncation toward zero, as int() above
+    if off == 0.0:  # float64 product, truncated toward zero into b: one pass
+        np.multiply(v, scale, out=b, casting="unsafe")
+    else:
+        np.copyto(b, bucket(v, _scratch("bucket.w", v.size)), casting="unsafe")
     edges = bucket(np.concatenate((lo, hi)), np.empty(2 * n))
     np.clip(edges, -1.0, float(n_buckets), out=edges)
     edges = np.clip(edges.astype(np.intp), 0, n_buckets - 1)
@@ -540,7 +555,8 @@ def _judd_counts_jitter_sparse(pred: _Map, fix: np.ndarray, gen: np.random.Gener
     sv = s[special]
     near_mask = np.searchsorted(lo, sv, side="right") - np.searchsorted(hi, sv, side="left") > 0
     near = special[near_mask]  # includes every fixated pixel
-    if near.size > _SPARSE_JITTER_MAX_DRAWS or np.count_nonzero(np.diff(near) > _RUN_GAP) >= _SPARSE_JITTER_MAX_RUNS:
+    runs = np.count_nonzero(np.diff(near) > _RUN_GAP) + 1
+    if near.size > _SPARSE_JITTER_MAX_DRAWS or runs > _SPARSE_JITTER_MAX_RUNS:
         return None
     state0 = gen.bit_generator.state
     jittered = _draw_at(gen, near, s.size)
@@ -764,7 +780,9 @@ def _check_splits(n_splits: int, step_size: float) -> tuple[int, float]:
 # --------------------------------------------------------------------------------------------
 
 
-def auc_judd(saliency_map: ArrayLike, fixation_map: ArrayLike, jitter: bool = True, *, rng: Generatorish = None) -> float:
+def auc_judd(
+    saliency_map: ArrayLike, fixation_map: ArrayLike, jitter: bool = True, *, rng: Generatorish = None
+) -> float:
     """AUC-Judd (MATLAB ``AUC_Judd.m`` with DHF1K's cast to double before the jitter).
 
     Every fixated pixel's (jittered, min-max normalised) value is a threshold; TP after the i-th
@@ -776,12 +794,13 @@ def auc_judd(saliency_map: ArrayLike, fixation_map: ArrayLike, jitter: bool = Tr
             shape when the shapes differ.
         fixation_map: (H, W) bool or numeric; pixels > 0 are fixated.
         jitter: add U[0, 1) / 1e7 to every pixel before normalising (breaks ties of flat maps).
-        rng: seed or Generator for the jitter (one ``random`` value per pixel, C order); unused
-            when ``jitter`` is False or there is no fixation.
+        rng: keyword-only (an addition to the contract's signature): seed or Generator for the
+            jitter, consumed as one ``Generator.random`` value per pixel in C order (see the
+            module docstring); unused when ``jitter`` is False or there is no fixation.
 
     Returns:
         Score in [0, 1]; NaN with no fixation, for a constant map without jitter, for a map
-        containing NaN, or when every pixel is fixated.
+        containing NaN or inf, or when every pixel is fixated.
     """
     fix, shape = _marked(fixation_map, None, "fixation_map")
     pred = _Map(saliency_map, shape, "saliency_map", "pred")
@@ -817,7 +836,7 @@ def auc_shuffled(
 
     Returns:
         Score in [0, 1]; NaN with no fixation, no candidate negative, or a constant (or
-        NaN-containing) prediction.
+        NaN/inf-containing) prediction.
     """
     n_splits, step = _check_splits(n_splits, step_size)
     fix, shape = _marked(fixation_map, None, "fixation_map")
@@ -837,7 +856,7 @@ def nss(saliency_map: ArrayLike, fixation_map: ArrayLike) -> float:
         fixation_map: (H, W) bool or numeric; pixels > 0 are fixated (each pixel once).
 
     Returns:
-        Unbounded score (0 = chance); NaN with no fixation or a constant (or NaN-containing) map.
+        Unbounded score (0 = chance); NaN with no fixation or a constant (or NaN/inf-containing) map.
     """
     fix, shape = _marked(fixation_map, None, "fixation_map")
     return _nss_kernel(_Map(saliency_map, shape, "saliency_map", "pred"), fix)
@@ -852,7 +871,7 @@ def cc(saliency_map: ArrayLike, gt_map: ArrayLike) -> float:
         gt_map: (H, W) continuous ground-truth saliency map, any real dtype and scale.
 
     Returns:
-        Score in [-1, 1]; NaN when either map is constant (or contains NaN).
+        Score in [-1, 1]; NaN when either map is constant (or contains NaN or inf).
     """
     return _cc_kernel(_pair(saliency_map, gt_map))
 
@@ -870,7 +889,7 @@ def sim(saliency_map: ArrayLike, gt_map: ArrayLike) -> float:
 
     Returns:
         Score in [0, 1]; 0 when a map is all zero; NaN when a map is constant and non-zero (or
-        contains NaN).
+        contains NaN or inf).
     """
     return _sim_kernel(_pair(saliency_map, gt_map))
 
@@ -887,7 +906,7 @@ def kld(saliency_map: ArrayLike, gt_map: ArrayLike) -> float:
         gt_map: (H, W) continuous ground-truth saliency map, expected >= 0.
 
     Returns:
-        Score >= about -N*eps (0 = identical maps, lower is better); NaN when a map contains NaN.
+        Score >= about -N*eps (0 = identical maps, lower is better); NaN when a map contains NaN or inf.
     """
     return _kld_kernel(_pair(saliency_map, gt_map))
 

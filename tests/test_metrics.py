@@ -356,9 +356,10 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("shape,n_fix,n_other,kind", CASES)
-def test_matches_literal_port(shape, n_fix, n_other, kind):
-    rng = np.random.default_rng(hash((shape, n_fix, kind)) % 2**32)
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_matches_literal_port(case):
+    shape, n_fix, n_other, kind = CASES[case]
+    rng = np.random.default_rng(case)
     s, fix, g, other = frame(rng, shape, n_fix, n_other, kind)
     for seed in (0, 1):
         got = all_metrics(s, fix, g, other, rng=seed)
@@ -501,7 +502,8 @@ def test_all_metrics_equals_the_individual_functions_exactly():
             }
             assert list(got) == list(NAMES)
             assert got == want
-        got = all_metrics(s, fix, g, other, rng=np.random.default_rng(3), jitter=False, n_splits=20, step_size=0.05)
+        gen = np.random.default_rng(3)
+        got = all_metrics(s, fix, g, other, rng=gen, jitter=False, n_splits=20, step_size=0.05)
         assert got["auc_judd"] == auc_judd(s, fix, jitter=False)
         assert got["auc_shuffled"] == auc_shuffled(s, fix, other, n_splits=20, step_size=0.05, rng=3)
 
@@ -556,8 +558,11 @@ def test_resize_path_equals_explicit_resize():
 
 
 def test_resize_matches_matlab_imresize():
-    # MATLAB: imresize([0 1], [1 4]) = [-0.0703125 0.203125 0.796875 1.0703125]
-    # (Keys a = -0.5 at offsets .25/.75/1.25/1.75, replicated edges: no renormalisation)
+    # imresize([0 1], [1 4]) by hand: scale 2, output x samples u = x/2 + 1/4; Keys a = -0.5
+    # weights c(.25) = .8671875, c(.75) = .2265625, c(1.25) = -.0703125, c(1.75) = -.0234375.
+    # x = 1 (u = .75): taps at 0, 1 (clamped to 1), 2 -> in(1) * (c(1.75) + c(.75) + c(.25))
+    #   + in(2) * c(1.25) = -0.0703125 for in = [0 1] (replicated edge, no renormalisation);
+    # x = 2 (u = 1.25): in(1) * (c(1.25) + c(.25)) + in(2) * (c(.75) + c(1.75)) = 0.203125
     out = resize_to(np.array([[0.0, 1.0]]), (1, 4))
     assert np.array_equal(out, [[-0.0703125, 0.203125, 0.796875, 1.0703125]])
     a = np.random.default_rng(0).random((13, 17))
@@ -594,3 +599,14 @@ def test_bad_arguments():
         all_metrics(s, fix, g[:5], other)
     with pytest.raises(ValueError):
         cc(np.zeros((0, 3)), g)
+
+
+def test_threads_do_not_share_work_arrays():
+    from concurrent.futures import ThreadPoolExecutor
+
+    frames = [frame(np.random.default_rng(20 + k), (90, 160), 20, 200, "smooth") for k in range(6)]
+    frames = [(s.astype(np.float32), f, g.astype(np.float32), o) for s, f, g, o in frames]
+    serial = [all_metrics(*fr, rng=k) for k, fr in enumerate(frames)]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        threaded = list(pool.map(lambda k: all_metrics(*frames[k], rng=k), range(6)))
+    assert threaded == serial
