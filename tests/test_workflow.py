@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import pytest
 
 from salprep.cli import main
@@ -42,7 +43,7 @@ def demo_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("wf")
     (base / "tiny.yaml").write_text(TINY)
     workdir = base / "run"
-    proc = snakemake(workdir, "results/center_bias")
+    proc = snakemake(workdir, "results/center_bias", "flow")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return workdir
 
@@ -59,6 +60,17 @@ def test_demo_dag_builds_center_bias_results(demo_run):
     assert main(["verify", "-q", str(demo_run / "store")]) == 0
     assert sorted(p.name for p in (demo_run / "store" / "demo" / "gt").iterdir()) == [
         "001.h5", "002.h5", "003.h5", "004.h5", "601.h5", "602.h5"]
+
+
+def test_demo_dag_builds_flow_shards(demo_run):
+    every = ["001.h5", "002.h5", "003.h5", "004.h5", "601.h5", "602.h5", "701.h5"]  # test video too
+    for stage in ("flow_tvl1", "flow_spynet"):
+        assert sorted(p.name for p in (demo_run / "store" / "demo" / stage).iterdir()) == every
+    assert main(["verify", "-q", str(demo_run / "store" / "demo" / "flow_tvl1"),
+                 str(demo_run / "store" / "demo" / "flow_spynet")]) == 0
+    with h5py.File(demo_run / "store" / "demo" / "flow_spynet" / "001.h5", "r") as h5:
+        assert h5.attrs["weights"] == "random-init"
+        assert h5["flow"].shape == (1, 2, 192, 256)  # frame 0 only: frame 11 of 12 has no successor
 
 
 def test_nothing_to_do_then_only_changed_video_reruns(demo_run):
