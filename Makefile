@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) $(TARGET)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES) $(TARGET)
 
 test: install
 	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q; rc=$$?; \

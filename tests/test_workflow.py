@@ -24,6 +24,7 @@ evaluate: {workers: 2, overlays: 1}
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+           "--workflow-profile", str(REPO / "workflow" / "profiles" / "default"),
            "--configfile", str(workdir.parent / "tiny.yaml"), "--cores", "2", *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
 
@@ -88,3 +89,17 @@ def test_config_is_validated(tmp_path):
     proc = snakemake(tmp_path / "run", "-n", "results/center_bias")
     assert proc.returncode != 0
     assert "Error validating config" in proc.stdout + proc.stderr
+
+
+def test_bad_annotation_fails_its_job_with_one_line_and_no_shard(demo_run):
+    """Runs last: breaks video 004's annotations; the job's one-line error reaches the user."""
+    assert snakemake(demo_run, "results/center_bias").returncode == 0  # catch up with earlier edits
+    (demo_run / "data" / "demo" / "annotation" / "0004" / "fixation" / "0005.png").unlink()
+    gt_dir = demo_run / "store" / "demo" / "gt"
+    (gt_dir / "004.h5").unlink()
+    before = {p.name: p.stat().st_mtime_ns for p in gt_dir.iterdir()}
+    proc = snakemake(demo_run, "store/demo/gt/004.h5")
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "salprep: error: data/demo/annotation/0004/fixation: fixation frames are not numbered" in out
+    assert {p.name: p.stat().st_mtime_ns for p in gt_dir.iterdir()} == before  # nothing else touched
