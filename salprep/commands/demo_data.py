@@ -49,7 +49,7 @@ def run(args) -> int:
     if not args.out and not args.weights_out:
         raise SalprepError("give --out (the dataset) and/or --weights-out (random-init checkpoints)")
     if args.weights_out:
-        from salprep.demo_weights import write_random_checkpoints
+        from salprep.demo.weights import write_random_checkpoints
 
         for name, path in write_random_checkpoints(args.weights_out, seed=args.seed).items():
             print(f"{path}: random-init {name} checkpoint (seed {args.seed})")
