@@ -29,14 +29,21 @@ Speed (all results identical to a literal port of the MATLAB loops, see
 - AUC-Judd counts the pixels above every threshold in one bucketing pass (a monotone integer
   bucket per pixel, a histogram, an exact sort of the few pixels that share a bucket with a
   threshold), never a pass per threshold; ties are counted as MATLAB's loop counts them.
-- The jitter only matters for the fixated pixels and the pixels within 3e-7 of a fixated value.
-  With the default PCG64 bit generator only those values are drawn (``advance`` skips the rest),
-  which gives the same scores and the same generator state as drawing the whole map; other bit
-  generators, or maps where that shortcut does not apply, draw the whole map.
-- sAUC works on the fixated and candidate pixels only, vectorised over splits and thresholds;
-  both AUCs compute their trapezoids in integer (count) units with a single final division.
+- The jitter only matters for the pixels within 3e-7 of a fixated value, and of those only for
+  the ones with another such pixel within 1e-6 (a fixated pixel alone in its window counts the
+  same whatever its jitter). With the default PCG64 bit generator only those values are drawn
+  (``advance`` skips the rest), which gives the same scores and the same generator state as
+  drawing the whole map; other bit generators, or maps where that shortcut does not apply,
+  draw the whole map.
+- sAUC works on the fixated and candidate pixels only. When no value lies (within 1e-12) on a
+  multiple of the step, every split's MATLAB threshold list counts every value alike, and the
+  summed areas reduce to one weight per candidate (from the positives' counts) summed over the
+  splits' picks; otherwise each split gets its own list, vectorised over splits and thresholds.
+  Both AUCs compute their trapezoids in integer (count) units with a single final division.
 - NSS, CC, SIM and KLD use one-pass sums (falling back to centred two-pass sums when cancellation
-  could cost more than ~2e-13), and work on the GT map's support when it is mostly zero.
+  could cost more than ~2e-13), and work on the GT map's support when it is mostly zero. Sums of
+  products are BLAS ddots over rows of at most 8192 elements (single-threaded: longer ones wake
+  OpenBLAS's thread pool).
 - :func:`all_metrics` shares the casts, the resize, min, max and sums between the six metrics.
 - Frame-sized temporaries live in per-thread work arrays (allocating and freeing them per call
   made glibc hand the memory back and fault it in again every time).
@@ -71,11 +78,12 @@ _JITTER_DIVISOR = 10_000_000.0  # MATLAB: rand(size(S)) / 10000000
 _SUBSET_DENSITY = 0.5  # a GT map >= 0 non-zero on fewer pixels is handled on its support
 _WELL_CONDITIONED = 1e3  # one-pass sums when cancellation costs < ~2e-13 relative
 _SMALL_MAP = 4096  # AUC-Judd sorts maps up to this many pixels
-_BUCKETS_PER_THRESHOLD = 64  # AUC-Judd bucketing resolution ...
+_BUCKETS_PER_THRESHOLD = 512  # AUC-Judd bucketing resolution ...
 _MAX_BUCKETS = 1 << 14  # ... and cap
 _RUN_GAP = 256  # sparse jitter: draw gaps up to this long instead of skipping them
 _SPARSE_JITTER_MAX_DRAWS = 8192
 _SPARSE_JITTER_MAX_RUNS = 128
+_SPARSE_JITTER_FEW = 64  # up to this many near pixels, those alone are not drawn
 _SPARSE_JITTER_MIN_RANGE = 1e-6  # map range and magnitude for which the 3e-7 margins hold
 _SPARSE_JITTER_MAX_ABS = 1e3
 
@@ -186,13 +194,23 @@ def resize_to(map: ArrayLike, shape: tuple[int, int]) -> np.ndarray:  # noqa: A0
     return np.ascontiguousarray(a)
 
 
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    """Inner product of two 1-D float64 arrays without BLAS.
+_DOT_ROW = 8192  # OpenBLAS computes a ddot of at most 10000 elements on the calling thread
 
-    numpy's own sum-of-products loop: BLAS ``ddot`` wakes its thread pool, which on a busy
-    machine cost 2-20 ms per call (measured) instead of 0.01 ms.
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Inner product of two 1-D float64 arrays: BLAS ddots of at most 8192 elements, summed.
+
+    One ``ddot`` over a whole frame makes OpenBLAS wake its thread pool, which on a busy machine
+    cost 2-20 ms per call (measured) instead of 0.01 ms; at most 10000 elements it stays on the
+    calling thread. Row-wise ``np.vecdot`` over 8192-element rows does exactly that, at ~2.4x
+    the speed of ``einsum``'s sum-of-products loop (and with smaller rounding error).
     """
-    return float(np.einsum("i,i->", a, b))
+    n = a.size
+    m = n - n % _DOT_ROW
+    total = float(np.vecdot(a[:m].reshape(-1, _DOT_ROW), b[:m].reshape(-1, _DOT_ROW)).sum()) if m else 0.0
+    if m < n:
+        total += float(np.vecdot(a[m:], b[m:]))
+    return total
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,12 +253,14 @@ class _Map:
     """A real-valued map as a flat float64 array plus lazily computed, cached statistics.
 
     ``flat`` is the caller's array (float64, C-contiguous input), a work array holding its
-    float64 cast, or a resized copy; it is never written to. A GT map (``sparse_ok``) that is
+    float64 cast, or a resized copy; it is never written to. ``src`` is the array min and max
+    are taken from: the caller's (narrower) array when ``flat`` is its cast, else ``flat``
+    (the cast is monotone, so both give the same values). A GT map (``sparse_ok``) that is
     >= 0 and zero on most pixels keeps its support (non-zero pixels) and computes its statistics
     there, since the other pixels add nothing to any sum the metrics need.
     """
 
-    __slots__ = ("flat", "size", "key", "sparse_ok", "_mn", "_mx", "_sum", "_sumsq", "_ss", "_support")
+    __slots__ = ("flat", "src", "size", "key", "sparse_ok", "_mn", "_mx", "_sum", "_sumsq", "_ss", "_support")
 
     def __init__(
         self,
@@ -256,13 +276,15 @@ class _Map:
         if a.size == 0:
             raise ValueError(f"{what} is empty (shape {a.shape})")
         if shape is not None and a.shape != shape:
-            flat = resize_to(a, shape).ravel()
+            flat = src = resize_to(a, shape).ravel()
         elif a.dtype == np.float64 and a.flags.c_contiguous:
-            flat = a.ravel()
+            flat = src = a.ravel()
         else:
             flat = _scratch(key, a.size)
             np.copyto(flat.reshape(a.shape), a, casting="same_kind")
+            src = a  # min and max commute with the (monotone) cast: read the narrower input
         self.flat = flat
+        self.src = src
         self.size = flat.size
         self.key = key
         self.sparse_ok = sparse_ok
@@ -272,7 +294,7 @@ class _Map:
     @property
     def mn(self) -> float:
         if self._mn is None:
-            self._mn = float(self.flat.min())
+            self._mn = float(self.src.min())
         return self._mn
 
     @property
@@ -295,7 +317,7 @@ class _Map:
     @property
     def mx(self) -> float:
         if self._mx is None:
-            v = self._values()
+            v = self._values() if self.sparse_ok else self.src
             self._mx = float(v.max()) if v.size else 0.0
         return self._mx
 
@@ -396,10 +418,10 @@ def _marked(marks: ArrayLike, shape: tuple[int, ...] | None, what: str) -> tuple
     if shape is not None and m.shape != shape:
         raise ValueError(f"{what} has shape {m.shape}, expected {shape}")
     if m.dtype == np.bool_:
-        return np.flatnonzero(m), m.shape
-    mask = _scratch(what + ".mask", m.size, np.bool_).reshape(m.shape)
-    np.greater(m, 0, out=mask)
-    return np.flatnonzero(mask), m.shape
+        return m.reshape(-1).nonzero()[0], m.shape
+    mask = _scratch(what + ".mask", m.size, np.bool_)
+    np.greater(m, 0, out=mask.reshape(m.shape))
+    return mask.nonzero()[0], m.shape
 
 
 def _pair(saliency_map: ArrayLike, gt_map: ArrayLike) -> _Pair:
@@ -422,10 +444,12 @@ def _bucketize(
     ``lo`` and ``hi`` are ascending with lo <= hi. Each value goes to the bucket
     trunc(v * scale - vmin * scale), a non-decreasing function of v: a value whose bucket is
     above (below) every bucket a window touches is strictly above (below) the whole window.
+    Three passes over v: the bucket of every value, a histogram, a look-up of the "special"
+    buckets (those a window touches).
 
     Returns:
-        above: (n,) int64, above[q] = number of values outside the "special" buckets (those a
-            window touches) that are > hi[q];
+        above: (n,) intp, above[q] = number of values outside the special buckets that are
+            > hi[q];
         special: ascending indices of the values in special buckets, for the caller to compare
             exactly.
     """
@@ -435,41 +459,40 @@ def _bucketize(
     scale = min(scale, _MAX_BUCKETS / (vmax - vmin))
     # buckets counted from 0 when that adds few buckets, which saves a pass over v
     off = 0.0 if 0.0 <= vmin <= 0.25 * (vmax - vmin) else vmin * scale
-
-    def bucket(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        np.multiply(x, scale, out=out)
-        if off != 0.0:
-            np.subtract(out, off, out=out)
-        return out
-
-    n_buckets = int(vmax * scale - off) + 1  # the same operations as bucket(), on vmax
+    n_buckets = int(vmax * scale - off) + 1  # the same operations as for v, on vmax
     b = _scratch("bucket.b", v.size, np.intp)
     if off == 0.0:  # float64 product, truncated toward zero into b: one pass
         np.multiply(v, scale, out=b, casting="unsafe")
     else:
-        np.copyto(b, bucket(v, _scratch("bucket.w", v.size)), casting="unsafe")
-    edges = bucket(np.concatenate((lo, hi)), np.empty(2 * n))
-    np.clip(edges, -1.0, float(n_buckets), out=edges)
-    edges = np.clip(edges.astype(np.intp), 0, n_buckets - 1)
+        w = np.multiply(v, scale, out=_scratch("bucket.w", v.size))
+        w -= off
+        np.copyto(b, w, casting="unsafe")
+    edges = np.concatenate((lo, hi))
+    edges *= scale
+    if off != 0.0:
+        edges -= off
+    np.maximum(edges, 0.0, out=edges)  # windows reaching outside [vmin, vmax]
+    np.minimum(edges, n_buckets - 1, out=edges)
+    edges = edges.astype(np.intp)  # truncation, as for v
     b_lo, b_hi = edges[:n], edges[n:]
-    hist = np.zeros(n_buckets, dtype=np.intp)
+    hist = np.zeros(n_buckets + 1, dtype=np.intp)  # the last bucket stays empty
     np.add.at(hist, b, 1)  # faster than np.bincount here (measured)
-    touched = np.zeros(n_buckets + 1, dtype=np.intp)
-    np.add.at(touched, b_lo, 1)
-    np.add.at(touched, b_hi + 1, -1)
-    special_bucket = np.cumsum(touched[:-1]) > 0
-    hist[special_bucket] = 0
-    # values of a free bucket b are above exactly the windows whose top bucket is below b, the
-    # first slot[b] windows
-    tops = np.zeros(n_buckets + 1, dtype=np.intp)
-    np.add.at(tops, b_hi + 1, 1)
-    slot = np.cumsum(tops[:-1])
-    per_slot = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(per_slot, slot, hist)
-    above = np.cumsum(per_slot[::-1])[::-1][1:]
+    special = np.zeros(n_buckets + 1, dtype=np.bool_)
+    if int((b_hi - b_lo).max()) <= 1:  # windows much narrower than a bucket: the usual case
+        special[b_lo] = True
+        special[b_hi] = True
+    else:
+        touched = np.zeros(n_buckets + 1, dtype=np.intp)
+        np.add.at(touched, b_lo, 1)
+        np.add.at(touched, b_hi + 1, -1)
+        np.cumsum(touched, out=touched)
+        np.greater(touched, 0, out=special)
+    hist[special] = 0
+    # free values above window q: those in the buckets above its top bucket
+    above = np.cumsum(hist[::-1])[::-1][b_hi + 1]
     mask = _scratch("bucket.mask", v.size, np.bool_)
-    np.take(special_bucket, b, out=mask)
-    return above, np.flatnonzero(mask)
+    np.take(special, b, out=mask)
+    return above, mask.nonzero()[0]
 
 
 def _judd_counts_exact(v: np.ndarray, fix: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
@@ -495,28 +518,36 @@ def _judd_counts_exact(v: np.ndarray, fix: np.ndarray, vmin: float, vmax: float)
         e /= d
         e.sort()
         ge = above + (e.size - np.searchsorted(e, thr, side="left"))
-    return ge[::-1].astype(np.int64)
+    return ge[::-1]
 
 
 def _draw_at(gen: np.random.Generator, pos: np.ndarray, total: int) -> np.ndarray:
     """Generator.random values number ``pos`` (ascending) of the next ``total``; skips the rest.
 
     Leaves the generator exactly where ``gen.random(total)`` would (PCG64 ``advance``), the
-    32-bit buffer included.
+    32-bit buffer included. Positions closer than ``_RUN_GAP`` are drawn as one run.
     """
     bg = gen.bit_generator
     state0 = bg.state
-    out = np.empty(pos.size)
-    breaks = (np.flatnonzero(np.diff(pos) > _RUN_GAP) + 1).tolist()
+    advance, random = bg.advance, gen.random
+    p = pos.tolist()
+    if len(p) > _SPARSE_JITTER_FEW:
+        breaks = (np.flatnonzero(np.diff(pos) > _RUN_GAP) + 1).tolist()
+    else:
+        breaks = [i for i in range(1, len(p)) if p[i] - p[i - 1] > _RUN_GAP]
+    out = np.empty(len(p))
     cur = 0
-    for a, b in zip([0, *breaks], [*breaks, pos.size]):
-        first, last = int(pos[a]), int(pos[b - 1])
+    for a, b in zip([0, *breaks], [*breaks, len(p)]) if p else ():
+        first, last = p[a], p[b - 1]
         if first > cur:
-            bg.advance(first - cur)
-        out[a:b] = gen.random(last - first + 1)[pos[a:b] - first]
+            advance(first - cur)
+        if a + 1 == b:
+            out[a] = random()
+        else:
+            out[a:b] = random(last - first + 1)[pos[a:b] - first]
         cur = last + 1
     if total > cur:
-        bg.advance(total - cur)
+        advance(total - cur)
     if state0["has_uint32"]:  # advance() clears the buffered 32-bit half; random() does not
         state = bg.state
         state["has_uint32"] = state0["has_uint32"]
@@ -528,11 +559,16 @@ def _draw_at(gen: np.random.Generator, pos: np.ndarray, total: int) -> np.ndarra
 def _judd_counts_jitter_sparse(pred: _Map, fix: np.ndarray, gen: np.random.Generator) -> np.ndarray | None:
     """AUC-Judd counts with jitter, drawing only the jitter values that can change a count.
 
-    The jitter moves a pixel by less than 1e-7, so only the fixated pixels and the pixels within
-    3e-7 of a fixated value need theirs: every other pixel is decided by its un-jittered value.
-    The counts do not depend on where the jittered map's min and max land, as long as no two
-    jittered values merge in the normalisation (checked; merging needs a gap < 2.1 * eps * d).
-    The generator ends exactly where drawing the full jitter map would leave it.
+    The jitter moves a pixel by less than 1e-7, so only the pixels within 3e-7 of a fixated
+    value ("near" pixels, the fixated ones included) can need theirs: every other pixel is
+    decided by its un-jittered value. A near pixel with no other near pixel within 1e-6 is a
+    fixated pixel alone in its window (window: fixated value - 3e-7 to + 2e-7), which no other
+    window overlaps: every count is the same whatever its jitter, so it keeps its own value.
+    With at most ``_SPARSE_JITTER_FEW`` near pixels only the others are drawn; with more, all
+    of them (those are ties, mostly). The counts do not depend on where the jittered map's min
+    and max land, as long as no two jittered values merge in the normalisation (checked; merging
+    needs a gap < 2.1 * eps * d). The generator ends exactly where drawing the full jitter map
+    would leave it.
 
     Returns None, having drawn nothing, when the shortcut does not apply (generator without
     ``advance``, a map with a tiny range or huge values, too many pixels to draw one by one).
@@ -543,41 +579,58 @@ def _judd_counts_jitter_sparse(pred: _Map, fix: np.ndarray, gen: np.random.Gener
     mn, mx = pred.mn, pred.mx
     if not (mx - mn >= _SPARSE_JITTER_MIN_RANGE and max(-mn, mx) <= _SPARSE_JITTER_MAX_ABS):
         return None
-    if np.count_nonzero(np.diff(fix) > _RUN_GAP) >= _SPARSE_JITTER_MAX_RUNS:
+    n = fix.size
+    if n > _SPARSE_JITTER_MAX_RUNS and np.count_nonzero(np.diff(fix) > _RUN_GAP) >= _SPARSE_JITTER_MAX_RUNS:
         return None
     s = pred.flat
-    n = fix.size
     sf = s[fix]
-    order = np.argsort(sf, kind="stable")
-    lo = sf[order] - 3e-7
-    hi = sf[order] + 2e-7  # >= jittered value of that pixel
+    order = sf.argsort(kind="stable")
+    sf = sf[order]
+    lo = sf - 3e-7
+    hi = sf + 2e-7  # >= jittered value of that pixel
     above, special = _bucketize(s, mn, mx, lo, hi)
     sv = s[special]
-    near_mask = np.searchsorted(lo, sv, side="right") - np.searchsorted(hi, sv, side="left") > 0
-    near = special[near_mask]  # includes every fixated pixel
-    runs = np.count_nonzero(np.diff(near) > _RUN_GAP) + 1
-    if near.size > _SPARSE_JITTER_MAX_DRAWS or runs > _SPARSE_JITTER_MAX_RUNS:
+    near_mask = lo.searchsorted(sv, side="right") > hi.searchsorted(sv, side="left")
+    near = special[near_mask]  # ascending, includes every fixated pixel
+    if near.size > _SPARSE_JITTER_MAX_DRAWS:
         return None
-    state0 = gen.bit_generator.state
-    jittered = _draw_at(gen, near, s.size)
-    jittered /= _JITTER_DIVISOR
-    jittered += s[near]
-    jf = jittered[np.searchsorted(near, fix)]
-    jf_sorted = np.sort(jf)
-    # a drawn value just below a threshold could merge with it when normalised: use the full map
-    k = np.searchsorted(jf_sorted, jittered, side="right")
-    gap = jf_sorted[np.minimum(k, n - 1)] - jittered
-    if np.any((k < n) & (gap <= 8.0 * EPS * (mx - mn + 1.0))):
-        gen.bit_generator.state = state0
-        return None
-    # special pixels: the drawn ones by their jittered value, the others by their own value
+    nv = sv[near_mask]
+    if near.size <= _SPARSE_JITTER_FEW:  # skip the near pixels with no other within 1e-6
+        vals = nv.tolist()
+        srt = sorted(vals)
+        crowded = set()
+        for a, b in zip(srt, srt[1:]):
+            if b - a <= 1e-6:  # ties included
+                crowded.update((a, b))
+        drawn: Any = [i for i, v in enumerate(vals) if v in crowded]
+        pos = near[drawn]
+    else:
+        if np.count_nonzero(np.diff(near) > _RUN_GAP) >= _SPARSE_JITTER_MAX_RUNS:
+            return None
+        drawn = slice(None)
+        pos = near
+    state0 = bg.state
+    jittered = _draw_at(gen, pos, s.size)
+    if pos.size:
+        jittered /= _JITTER_DIVISOR
+        jittered += nv[drawn]
+        # Two drawn values closer than this could merge when normalised (a threshold with a
+        # value just below it): then use the full map. Equal values stay equal.
+        js = sorted(jittered.tolist())
+        tol = 8.0 * EPS * (mx - mn + 1.0)
+        if any(0.0 < b - a <= tol for a, b in zip(js, js[1:])):
+            bg.state = state0
+            return None
+        nv[drawn] = jittered
+    jf = nv[near.searchsorted(fix)]
+    # special pixels: the near ones by their (jittered) value, the others by their own value
     # (more than 2e-7 above or 3e-7 below every fixated value)
-    eff = sv.copy()
-    eff[near_mask] = jittered
-    eff.sort()
-    counts = eff.size - np.searchsorted(eff, jf, side="left")
+    sv[near_mask] = nv
+    sv.sort()
+    counts = sv.size - sv.searchsorted(jf, side="left")
     counts[order] += above
-    return np.sort(counts).astype(np.int64)  # counts fall as thresholds rise
+    counts.sort()
+    return counts  # ascending: thresholds descending
 
 
 def _auc_judd_kernel(pred: _Map, fix: np.ndarray, jitter: bool, gen: np.random.Generator | None) -> float:
@@ -603,12 +656,11 @@ def _auc_judd_kernel(pred: _Map, fix: np.ndarray, jitter: bool, gen: np.random.G
         counts = _judd_counts_exact(pred.flat, fix, pred.mn, pred.mx)
     if total == n:  # no non-fixated pixel: fp = 0/0
         return _NAN
-    # MATLAB: thresholds descending, i = 1..n: tp = i/n, fp = (count(S >= t_i) - i)/(N - n);
-    # trapezoids in integer units (count, i), one rounding at the end
-    i = np.arange(1, n + 1, dtype=np.int64)
-    x = np.concatenate(([0], counts - i, [total - n]))
-    y = np.concatenate(([0], i, [n]))
-    twice_area = int(np.dot(np.diff(x), y[1:] + y[:-1]))
+    # MATLAB: thresholds descending, i = 1..n: tp = i/n, fp = (c_i - i)/(N - n), c_i = count(S >= t_i).
+    # Twice the trapezoidal area in integer units (x_i = c_i - i, y_i = i, from (0, 0) to
+    # (N - n, n)) is sum_i (x_i - x_{i-1})(2i - 1) + (N - n - x_n) 2n = 2n(N - n) + x_n - 2 sum x_i,
+    # i.e. 2n(N - n) + c_n + n^2 - 2 sum c_i: one rounding at the end.
+    twice_area = 2 * n * (total - n) + int(counts[-1]) + n * n - 2 * int(counts.sum())
     return twice_area / (2 * n * (total - n))
 
 
@@ -617,38 +669,102 @@ def _auc_judd_kernel(pred: _Map, fix: np.ndarray, jitter: bool, gen: np.random.G
 # --------------------------------------------------------------------------------------------
 
 
-def _matlab_round_pos(x: np.ndarray) -> np.ndarray:
-    """MATLAB round (halves away from zero) for x >= 0."""
-    r = np.floor(x)
-    return r + (x - r >= 0.5)
-
-
-def _colon_grid(step: float, ends: np.ndarray) -> np.ndarray:
+def _colon_grid(step: float, ends: np.ndarray, sentinels: bool = False) -> np.ndarray:
     """Row s = MATLAB's ``0:step:ends[s]`` (ascending), padded with +inf to a common length.
 
     MATLAB's construction (METRICS.md): n intervals from round(b/step), minus one if n*step
     overshoots b by more than 2*eps*b; the end point is b itself when n*step is within that
     tolerance; the first half of the list is k*step, the second half end - k*step, and the
     middle element (n even) is end / 2. (a = 0 simplifies MATLAB's a + ... terms exactly.)
+    With ``sentinels`` every row also starts with -inf and ends with at least one +inf.
     """
-    tol = 2.0 * EPS * ends
+    tol = (2.0 * EPS) * ends
     if step == 1.0:
         n = np.floor(ends)
     elif step == math.floor(step):
         n = np.floor(ends / step)
     else:
-        n = _matlab_round_pos(ends / step)
+        q = ends / step
+        n = np.floor(q)
+        n += q - n >= 0.5  # MATLAB round, q >= 0
         n -= n * step - ends > tol
     last = n * step
-    last = np.where(last - ends > -tol, ends, last)
-    n = n.astype(np.int64)
+    np.copyto(last, ends, where=ends - last < tol)  # MATLAB: last - b > -tol (same rounding)
+    n = n.astype(np.intp)
     width = int(n.max()) + 1
-    j = np.arange(width, dtype=np.int64)[None, :]
+    j = np.arange(-1, width + 1) if sentinels else np.arange(width)
     nn = n[:, None]
-    half = nn // 2
-    grid = np.where(j <= half, j * step, last[:, None] - (nn - j).astype(np.float64) * step)
-    grid = np.where((nn % 2 == 0) & (j == half), last[:, None] / 2.0, grid)
-    return np.where(j > nn, np.inf, grid)
+    k = nn - j  # intervals left to the end
+    grid = last[:, None] - k * step  # second half: end - k*step
+    np.copyto(grid, j * step, where=2 * j <= nn)  # first half: j*step
+    np.copyto(grid, last[:, None] / 2.0, where=2 * j == nn)  # middle
+    grid[k < 0] = np.inf
+    if sentinels:
+        grid[:, 0] = -np.inf
+    return grid
+
+
+def _colon(step: float, end: float) -> np.ndarray:
+    """MATLAB's ``0:step:end`` for one end >= 0: the row of :func:`_colon_grid` (same operations)."""
+    tol = 2.0 * EPS * end
+    if step == 1.0:
+        n = math.floor(end)
+    elif step == math.floor(step):
+        n = math.floor(end / step)
+    else:
+        q = end / step
+        n = math.floor(q)
+        n += q - n >= 0.5  # MATLAB round, q >= 0
+        n -= n * step - end > tol
+    last = n * step
+    if end - last < tol:
+        last = end
+    j = np.arange(n + 1)
+    grid = j * step  # first half: j*step
+    h = n // 2
+    grid[h + 1 :] = last - (n - j[h + 1 :]) * step  # second half: end - k*step
+    if n % 2 == 0:
+        grid[h] = last / 2.0  # middle
+    return grid
+
+
+def _sauc_twice_area_one_grid(pos: np.ndarray, cand: np.ndarray, sel: np.ndarray, step: float) -> int | None:
+    """Sum over splits of twice sAUC's ROC area in count units, with one threshold list for all.
+
+    ``pos``: the n normalised positives, ascending; ``cand``: the k normalised candidates;
+    ``sel``: (splits, m) indices into ``cand``, each split's negatives. Each split's thresholds
+    are MATLAB's ``0:step:M`` for its own maximum M. All those lists agree with the one for the
+    overall maximum T (of all n + k values) up to ~1e-15 (the symmetric construction, the end
+    point snapped to M), except that a split's list stops at its own M: thresholds above every
+    value of a split only add zero-area points. So when no value lies within 1e-12 of a multiple
+    of the step (0 and T themselves excepted: 0 is exact in every list, and T is the end of every
+    list that sees T), every split counts every value as that one list does, at a "level" (the
+    thresholds <= value, less one):
+
+    - TP(t_j) = positives at level >= j, FP(t_j) = the split's negatives at level >= j;
+    - the curve of one split, from (0, 0) down the thresholds to (m, n), has twice its area
+      sum_j (FP_j - FP_{j+1}) * (TP_j + TP_{j+1}) = sum over its negatives of
+      w[level] with w[j] = TP_j + TP_{j+1} (FP at threshold 0 is m: values are >= 0).
+
+    Returns None when some value is that close to a threshold (the caller then builds every
+    split's own list).
+    """
+    top = max(float(pos[-1]), float(cand.max()))
+    grid = _colon(step, top)
+    vals = np.concatenate((pos, cand))
+    frac = vals / step
+    frac -= np.rint(frac)
+    bad = np.abs(frac, out=frac) < 1e-12 / step  # within 1e-12 of a multiple of the step
+    bad &= vals > 0.0
+    bad &= vals < top
+    if bad.any():
+        return None
+    n = pos.size
+    tp = n - pos.searchsorted(grid, side="left")  # positives >= each threshold
+    weight = tp.copy()
+    weight[:-1] += tp[1:]
+    level = grid.searchsorted(cand, side="right") - 1
+    return int(weight[level][sel].sum())
 
 
 def _auc_shuffled_kernel(
@@ -664,21 +780,28 @@ def _auc_shuffled_kernel(
     if k == 0:  # no candidate negative: 0/0
         return _NAN
     d = mx - mn
-    pos = np.sort((pred.flat[fix] - mn) / d)
-    cand = (pred.flat[other] - mn) / d
+    pos = pred.flat[fix] - mn
+    pos /= d
+    pos.sort()
+    cand = pred.flat[other] - mn
+    cand /= d
     m = min(n, k)
     # one random permutation of the k candidates per split, first m kept (MATLAB randperm)
-    perms = gen.permuted(np.broadcast_to(_arange(k), (n_splits, k)), axis=1)
-    neg = cand[perms[:, :m]]  # (n_splits, m)
-    ends = np.maximum(neg.max(axis=1), pos[-1])
-    grid = _colon_grid(step, ends)  # (n_splits, L) ascending
-    tp = n - np.searchsorted(pos, grid.ravel(), side="left").reshape(grid.shape)
-    fp = np.count_nonzero(neg[:, :, None] >= grid[:, None, :], axis=1)
-    # curve from the highest threshold down: (0,0), (fp, tp)..., (m, n) in count units
-    zeros = np.zeros((n_splits, 1), dtype=np.int64)
-    x = np.concatenate((zeros, fp[:, ::-1], np.full((n_splits, 1), m)), axis=1).astype(np.int64)
-    y = np.concatenate((zeros, tp[:, ::-1], np.full((n_splits, 1), n)), axis=1).astype(np.int64)
-    twice_area = int(np.sum(np.diff(x, axis=1) * (y[:, 1:] + y[:, :-1])))
+    perms = _scratch("sauc.perms", n_splits * k, np.intp).reshape(n_splits, k)
+    np.copyto(perms, _arange(k))
+    gen.permuted(perms, axis=1, out=perms)
+    sel = perms[:, :m]
+    twice_area = _sauc_twice_area_one_grid(pos, cand, sel, step)
+    if twice_area is None:  # a value (nearly) on a threshold: each split's own thresholds
+        neg = cand[sel]  # (n_splits, m)
+        ends = neg.max(axis=1)
+        np.maximum(ends, pos[-1], out=ends)
+        # thresholds ascending, from -inf (the curve's end (m, n)) to +inf (its start (0, 0))
+        grid = _colon_grid(step, ends, sentinels=True)
+        tp = n - np.searchsorted(pos, grid, side="left")
+        fp = np.count_nonzero(neg[:, :, None] >= grid[:, None, :], axis=1)
+        # trapezoids in count units, one rounding at the end
+        twice_area = int(((fp[:, :-1] - fp[:, 1:]) * (tp[:, :-1] + tp[:, 1:])).sum())
     return twice_area / (2 * n * m * n_splits)
 
 
@@ -690,8 +813,9 @@ def _auc_shuffled_kernel(
 def _nss_kernel(pred: _Map, fix: np.ndarray) -> float:
     if fix.size == 0 or pred.nonfinite or not pred.mx > pred.mn:  # constant map: std 0
         return _NAN
-    std = math.sqrt(pred.ss / (pred.size - 1))
-    return float(np.mean((pred.flat[fix] - pred.mean) / std))
+    z = pred.flat[fix] - pred.mean
+    z /= math.sqrt(pred.ss / (pred.size - 1))
+    return float(z.sum()) / fix.size  # as np.mean
 
 
 def _cc_kernel(pair: _Pair) -> float:
@@ -723,16 +847,14 @@ def _sim_kernel(pair: _Pair) -> float:
         x, y = pair.pred_at_support(), sup[1]
     else:
         x, y = pred.flat, gt.flat
-    tmp = _scratch("sim.y", y.size)
+    tmp = _scratch("sup.q", y.size)
     if gt.mn != 0.0:
         np.subtract(y, gt.mn, out=tmp)
         tmp *= b / a
     else:
         np.multiply(y, b / a, out=tmp)
     if pred.mn != 0.0:
-        xs = _scratch("sim.x", x.size)
-        np.subtract(x, pred.mn, out=xs)
-        x = xs
+        x = np.subtract(x, pred.mn, out=_scratch("sup.p", x.size))
     np.minimum(x, tmp, out=tmp)
     return float(a * tmp.sum())
 
@@ -753,8 +875,9 @@ def _kld_kernel(pair: _Pair) -> float:
         s, g = pair.pred_at_support(), sup[1]
     else:
         s, g = pred.flat, gt.flat
-    q = np.divide(g, gt.sum, out=_scratch("kld.q", g.size))
-    p = _scratch("kld.p", g.size)
+    # the literal operations, in place: Q = G / sum(G), P = S / sum(S), ln(eps + Q / (P + eps))
+    q = np.divide(g, gt.sum, out=_scratch("sup.q", g.size))
+    p = _scratch("sup.p", g.size)
     if pred.is_zero:
         p.fill(0.0)
     else:

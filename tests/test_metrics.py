@@ -332,10 +332,64 @@ def test_sauc_threshold_06_is_exact_on_8bit_maps():
 def test_colon_grid_matches_matlab_construction(step):
     ends = np.array([0.0, 1e-3, 0.05, 0.3, 0.6, 0.6000000000000001, 0.95, 0.99999999999999989, 1.0, 0.7])
     grid = M._colon_grid(step, ends)
-    for row, end in zip(grid, ends):
+    padded = M._colon_grid(step, ends, sentinels=True)
+    for row, prow, end in zip(grid, padded, ends):
         want = ref.matlab_colon(0.0, step, float(end))
         assert np.array_equal(row[: want.size], want)
         assert np.all(np.isinf(row[want.size :]))
+        assert np.array_equal(M._colon(step, float(end)), want)  # the one-row version
+        assert prow[0] == -np.inf and np.array_equal(prow[1 : want.size + 1], want)
+        assert np.all(prow[want.size + 1 :] == np.inf) and prow.size > want.size + 1
+
+
+def _sauc_twice_area_per_split(pos, cand, sel, step):
+    """sAUC's summed twice-areas (count units) with each split's own MATLAB threshold list."""
+    total = 0
+    for row in sel:
+        neg = cand[row]
+        thr = ref.matlab_colon(0.0, step, float(max(pos.max(), neg.max())))[::-1]
+        tp = np.r_[0, [np.sum(pos >= t) for t in thr], pos.size]
+        fp = np.r_[0, [np.sum(neg >= t) for t in thr], neg.size]
+        total += int(np.sum(np.diff(fp) * (tp[1:] + tp[:-1])))
+    return total
+
+
+@pytest.mark.parametrize("step", [0.1, 0.05, 0.25, 1.0, 0.3])
+def test_sauc_one_threshold_list_equals_one_list_per_split(step):
+    """The shortcut (one threshold list for every split) agrees exactly, or declines."""
+    rng = np.random.default_rng(31)
+    used = declined = 0
+    for trial in range(60):
+        n, k = int(rng.integers(1, 30)), int(rng.integers(1, 80))
+        if trial % 3 == 0:  # 8-bit values (153/255 = 0.6 ...), and one on a multiple of the step
+            pos, cand = rng.integers(0, 256, n) / 255, rng.integers(0, 256, k) / 255
+            cand[-1] = ref.matlab_colon(0.0, step, 1.0)[-2] if step < 1.0 else 0.5
+        else:  # continuous values, with the map's 0 and 1 among them now and then
+            pos, cand = rng.random(n), rng.random(k)
+            if trial % 3 == 1:
+                pos[0], cand[0] = 0.0, 1.0
+        pos = np.sort(pos)
+        m = min(n, k)
+        sel = np.stack([rng.permutation(k)[:m] for _ in range(7)])
+        got = M._sauc_twice_area_one_grid(pos, cand, sel, step)
+        if got is None:
+            declined += 1
+            continue
+        used += 1
+        assert got == _sauc_twice_area_per_split(pos, cand, sel, step)
+    assert used >= 30 and declined >= (10 if step < 1.0 else 0)
+
+
+def test_sauc_shortcut_and_per_split_fallback_match_the_port(monkeypatch):
+    calls = []
+    grid = M._colon_grid
+    monkeypatch.setattr(M, "_colon_grid", lambda *a, **k: calls.append(1) or grid(*a, **k))
+    s, fix, _, other = frame(np.random.default_rng(32), (60, 80), 15, 120, "smooth")
+    assert close(auc_shuffled(s, fix, other, rng=3), ref.auc_shuffled(s, fix, other, rng=3))
+    assert not calls  # continuous values: one threshold list
+    s8 = np.rint(255 * s).astype(np.uint8)  # 8-bit values on multiples of 0.1
+    assert close(auc_shuffled(s8, fix, other, rng=3), ref.auc_shuffled(s8, fix, other, rng=3))
+    assert calls  # each split's own list
 
 
 # --------------------------------------------------------------------------------------------
@@ -474,6 +528,120 @@ def test_sparse_jitter_merge_guard(monkeypatch):
     monkeypatch.setattr(M, "_judd_counts_exact", lambda *a: calls.append(1) or exact(*a))
     assert close(auc_judd(s, fix, rng=seed), ref.auc_judd(s, fix, rng=seed), 1e-14)
     assert calls  # the guard sent it to the full draw
+
+
+def test_bucketize_against_brute_force():
+    """above[q] counts the values > hi[q] outside the special buckets, and every value in a
+    window is special; narrow windows (a bucket or two) and wide ones (many buckets)."""
+    rng = np.random.default_rng(33)
+    for trial in range(40):
+        v = rng.random(5000) if trial % 2 else np.round(rng.random(5000), 3)
+        vmin, vmax = float(v.min()), float(v.max())
+        n = int(rng.integers(1, 25))
+        centre = np.sort(rng.choice(v, n))
+        width = 10.0 ** rng.uniform(-12, -1)  # from far inside one bucket to many buckets
+        lo, hi = centre - width * rng.random(), centre + width * rng.random()
+        lo, hi = np.sort(lo), np.sort(hi)
+        hi = np.maximum(hi, lo)
+        above, special = M._bucketize(v, vmin, vmax, lo, hi)
+        is_special = np.zeros(v.size, dtype=bool)
+        is_special[special] = True
+        in_window = ((v[:, None] >= lo) & (v[:, None] <= hi)).any(axis=1)
+        assert np.all(is_special[in_window])
+        free = v[~is_special]
+        assert np.array_equal(above, [(free > h).sum() for h in hi])
+
+
+def _near_and_crowded(s, fix):
+    """Pixels within [t - 3e-7, t + 2e-7] of a fixated value t, and those of them with another
+    one within 1e-6 (brute force)."""
+    v, t = s.ravel(), s[fix]
+    near = np.flatnonzero(((v[:, None] >= t - 3e-7) & (v[:, None] <= t + 2e-7)).any(axis=1))
+    nv = v[near]
+    return near, near[(np.abs(nv[:, None] - nv[None, :]) <= 1e-6).sum(axis=1) > 1]
+
+
+def test_sparse_jitter_draws_only_the_crowded_near_pixels(monkeypatch):
+    drawn, exact_calls = [], []
+    draw, exact = M._draw_at, M._judd_counts_exact
+    monkeypatch.setattr(M, "_draw_at", lambda g, p, total: drawn.append(p.tolist()) or draw(g, p, total))
+    monkeypatch.setattr(M, "_judd_counts_exact", lambda *a: exact_calls.append(1) or exact(*a))
+    rng = np.random.default_rng(34)
+    shape = (90, 120)
+    s = rng.permutation(shape[0] * shape[1]).reshape(shape) / 1e4  # values 1e-4 apart
+    fix = np.zeros(shape, dtype=bool)
+    fixed = rng.choice(s.size, 20, replace=False)
+    fix.flat[fixed] = True
+    # no other near pixel: nothing is drawn, the generator only advances
+    for seed in range(3):
+        g1, g2 = np.random.default_rng(seed), np.random.default_rng(seed)
+        assert close(auc_judd(s, fix, rng=g1), ref.auc_judd(s, fix, rng=g2), 1e-14)
+        assert _state(g1) == _state(g2)
+    assert drawn == [[]] * 3
+    # company within 1e-7, 2.5e-7 (near) and 8e-7 (not near) of three fixated values
+    free = rng.choice(np.flatnonzero(~fix), 6, replace=False)
+    for k, (f, gap) in enumerate(zip(fixed[:3], (1e-7, 2.5e-7, 8e-7))):
+        s.flat[free[2 * k]] = s.flat[f] + gap
+        s.flat[free[2 * k + 1]] = s.flat[f] - gap
+    near, crowded = _near_and_crowded(s, fix)
+    assert near.size == 23 and crowded.size == 5  # 2 fixations and their 3 near companions
+    drawn.clear()
+    for seed in range(6):
+        g1, g2 = np.random.default_rng(seed), np.random.default_rng(seed)
+        assert close(auc_judd(s, fix, rng=g1), ref.auc_judd(s, fix, rng=g2), 1e-14)
+        assert _state(g1) == _state(g2)
+    assert drawn == [crowded.tolist()] * 6
+    assert not exact_calls
+
+
+def test_sparse_jitter_many_near_pixels_are_all_drawn(monkeypatch):
+    drawn, exact_calls = [], []
+    draw, exact = M._draw_at, M._judd_counts_exact
+    monkeypatch.setattr(M, "_draw_at", lambda g, pos, total: drawn.append(len(pos)) or draw(g, pos, total))
+    monkeypatch.setattr(M, "_judd_counts_exact", lambda *a: exact_calls.append(1) or exact(*a))
+    s, fix, _, _ = frame(np.random.default_rng(2), (90, 120), 20, 10, "smooth")
+    s8 = np.rint(255 * s) / 255  # ties: dozens of pixels share each fixated value
+    near, _ = _near_and_crowded(s8, fix)
+    for seed in range(3):
+        g1, g2 = np.random.default_rng(seed), np.random.default_rng(seed)
+        assert close(auc_judd(s8, fix, rng=g1), ref.auc_judd(s8, fix, rng=g2), 1e-14)
+        assert _state(g1) == _state(g2)
+    assert not exact_calls and drawn == [near.size] * 3 and near.size > M._SPARSE_JITTER_FEW
+
+
+@pytest.mark.parametrize("kind", ["too many near pixels", "too many runs"])
+def test_sparse_jitter_falls_back_to_the_full_draw(kind, monkeypatch):
+    calls = []
+    exact = M._judd_counts_exact
+    monkeypatch.setattr(M, "_judd_counts_exact", lambda *a: calls.append(1) or exact(*a))
+    rng = np.random.default_rng(37)
+    if kind == "too many near pixels":  # 4 levels: every pixel ties with a fixated value
+        s = np.floor(4 * smooth_map(rng, (120, 160))) / 4
+    else:  # 200 pixels 300 apart, in 10 groups of ties: too many runs to draw one by one
+        s = rng.random((300, 400))
+        ties = np.arange(150, s.size, 300)[:200]
+        s.flat[ties] = np.repeat(rng.random(10), 20)
+    fix = np.zeros(s.shape, dtype=bool)
+    fix.flat[rng.choice(s.size, 20, replace=False) if kind == "too many near pixels" else ties[::10]] = True
+    g1, g2 = np.random.default_rng(4), np.random.default_rng(4)
+    assert close(auc_judd(s, fix, rng=g1), ref.auc_judd(s, fix, rng=g2), 1e-14)
+    assert _state(g1) == _state(g2)
+    assert calls
+
+
+def test_all_zero_gt_map():
+    s, _, _, _ = _maps()
+    g = np.zeros(SHAPE)
+    assert kld(s, g) == 0.0 == ref.kld(s, g)  # Q = 0: every term is 0
+    assert sim(s, g) == 0.0 == ref.sim(s, g)
+    assert math.isnan(cc(s, g)) and math.isnan(ref.cc(s, g))
+
+
+def test_dot_in_blocks():
+    rng = np.random.default_rng(36)
+    for n in (1, 100, 8192, 8193, 3 * 8192, 3 * 8192 + 17, 230400):
+        a, b = rng.random(n) - 0.5, rng.random(n)
+        assert M._dot(a, b) == pytest.approx(math.fsum(a * b), rel=1e-13, abs=1e-13)
 
 
 def test_sauc_consumes_one_permutation_per_split():
