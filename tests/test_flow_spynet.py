@@ -20,7 +20,6 @@ replicate-pad path runs). salprep matched upstream bit for bit (max |diff| = 0) 
 
 from __future__ import annotations
 
-import math
 import zipfile
 from pathlib import Path
 
