@@ -155,7 +155,8 @@ def evaluate_split(
 
     Returns:
         {"summary": {metric: mean, ..., "n_frames": K}, "per_frame": list of dicts with
-        video, frame and the six scores, "per_video": {video: {metric: mean, "n_frames": k}}}
+        video, frame and the six scores, "per_video": {video: {metric: mean, "n_frames": k}},
+        "index": the split's :class:`GTVideo` entries}
     """
     if gt_maps not in ("auto", "shipped", "built"):
         raise ValueError(f"gt_maps must be auto, shipped or built, got {gt_maps!r}")
@@ -178,7 +179,7 @@ def evaluate_split(
             per_video[index[vi].video] = {**_pool(rows), "n_frames": int(len(rows))}
     all_rows = np.concatenate([r for r in results if len(r)])
     return {"summary": {**_pool(all_rows), "n_frames": int(len(all_rows))},
-            "per_frame": per_frame, "per_video": per_video}
+            "per_frame": per_frame, "per_video": per_video, "index": index}
 
 
 def _pool(rows: np.ndarray) -> dict:

@@ -109,7 +109,7 @@ def _json_safe(value):
 
 
 def run(args) -> int:
-    from salprep.evaluate import METRICS, evaluate_split, load_gt_index
+    from salprep.evaluate import METRICS, evaluate_split
     from salprep.report import metric_histograms, save_map_png
 
     out = Path(args.out_dir)
@@ -130,7 +130,7 @@ def run(args) -> int:
         per_frame += [{"split": name, **r} for r in result["per_frame"]]
         metric_histograms(result["per_frame"], METRICS, out / f"scores_{name}.png",
                           title=f"{args.model} on {name}: per-frame scores")
-        _overlays(name, load_gt_index(shards), predictor, args.overlays, out)
+        _overlays(name, result["index"], predictor, args.overlays, out)
         line = ", ".join(f"{m} {result['summary'][m]:.4f}" for m in METRICS)
         print(f"{args.model} {name} ({result['summary']['n_frames']} frames): {line}")
     _write_csv(out / "per_video.csv", per_video)
