@@ -20,6 +20,8 @@ COMMANDS = {
     "probe": "probe",
     "gt": "gt",
     "flow": "flow",
+    "depth": "depth",
+    "features": "features",
     "train": "train",
     "evaluate": "evaluate",
     "verify": "verify",

@@ -140,3 +140,12 @@ def saliency_map(
     if peak > 0:
         out /= peak
     return out.astype(np.float32)
+
+
+#: GT maps are stored as uint16 codes: value = code * MAP_SCALE (error <= 7.6e-6)
+MAP_SCALE = 1.0 / 65535
+
+
+def quantize_unit(values: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] -> uint16 codes ``round(v / MAP_SCALE)`` (same shape)."""
+    return np.round(np.clip(values, 0.0, 1.0) * (1 / MAP_SCALE)).astype(np.uint16)

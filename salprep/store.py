@@ -20,7 +20,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -29,6 +28,7 @@ import h5py
 import numpy as np
 
 from salprep import __version__
+from salprep.atomic import atomic_output
 from salprep.errors import SalprepError
 
 STORE_FORMAT = 1
@@ -45,25 +45,60 @@ REQUIRED_ATTRS = (
 
 
 @dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset of a shard.
+
+    Attributes:
+        ndim: rank.
+        dtype: numpy dtype name (``"float16"``, ``"int8"``, ...).
+        per: ``"frame"`` (first dim = ``n_frames``), ``"entry"`` (first dim = length of the
+            shard's ``frame_index``: sampled stages), or ``None`` (free length).
+        required: ``False`` for datasets a shard holds only sometimes (GT ``shipped_maps``).
+    """
+
+    ndim: int
+    dtype: str
+    per: str | None = "frame"
+    required: bool = True
+
+
+@dataclass(frozen=True)
 class StageSpec:
-    """What a stage's shard must hold: dataset name -> (ndim, per-frame?)."""
+    """What a stage's shard holds: its algorithm version and every dataset, exactly.
+
+    Sampled stages (``sampled=True``) store one entry per sample and a ``frame_index`` (K,)
+    int32 dataset: the 0-based video frame of each entry (flow: the first frame of the pair;
+    I3D: the last frame of the window), strictly increasing.
+    """
 
     version: str
-    datasets: dict = field(default_factory=dict)
+    datasets: dict[str, DatasetSpec] = field(default_factory=dict)
+    sampled: bool = False
+
+    def __post_init__(self):
+        if self.sampled:
+            self.datasets.setdefault("frame_index", DatasetSpec(1, "int32", per=None))
+
+
+def _sampled(version: str, **datasets: DatasetSpec) -> StageSpec:
+    return StageSpec(version, dict(datasets), sampled=True)
 
 
 #: Every stage of the store. ``version`` is the stage's algorithm version: bump it when the
-#: algorithm changes, so shared caches never serve stale shards (rules pass it via params:).
+#: algorithm or the shard layout changes, so shared caches never serve stale shards (rules pass
+#: it via params:).
 STAGES: dict[str, StageSpec] = {
-    "gt": StageSpec(
-        "1",
-        {"maps": (3, True), "fixations": (3, True), "fixation_points": (2, False)},
-    ),
-    "flow_tvl1": StageSpec("1", {"flow": (4, True)}),
-    "flow_spynet": StageSpec("1", {"flow": (4, True), "frame_index": (1, False)}),
-    "depth": StageSpec("1", {"disparity": (3, True)}),
-    "i3d_rgb": StageSpec("1", {"features": (5, True)}),
-    "i3d_flow": StageSpec("1", {"features": (5, True)}),
+    "gt": StageSpec("1", {
+        "maps": DatasetSpec(3, "uint16"),
+        "fixations": DatasetSpec(3, "uint8"),
+        "fixation_points": DatasetSpec(2, "int32", per=None),
+        "shipped_maps": DatasetSpec(3, "uint8", required=False),
+    }),
+    "flow_tvl1": _sampled("2", flow=DatasetSpec(4, "int8", per="entry")),
+    "flow_spynet": _sampled("2", flow=DatasetSpec(4, "float16", per="entry")),
+    "depth": _sampled("1", disparity=DatasetSpec(3, "float16", per="entry")),
+    "i3d_rgb": _sampled("1", features=DatasetSpec(5, "float16", per="entry")),
+    "i3d_flow": _sampled("1", features=DatasetSpec(5, "float16", per="entry")),
 }
 
 
@@ -154,33 +189,22 @@ def write_shard(
     """
     if stage not in STAGES:
         raise KeyError(f"unknown stage {stage!r}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.tmp.h5")
     if compression is None:
         level = None
-    try:
-        with h5py.File(tmp, "w") as h5:
-            attrs = h5.attrs
-            attrs["salprep_type"] = stage
-            attrs["salprep_version"] = __version__
-            attrs["stage_version"] = STAGES[stage].version
-            attrs["store_format"] = STORE_FORMAT
-            attrs["dataset"] = dataset
-            attrs["video"] = video
-            attrs["n_frames"] = int(n_frames)
-            attrs["source_sha256"] = source_sha256
-            attrs["params"] = json.dumps(params, sort_keys=True)
-            attrs["weights"] = weights
-            yield ShardWriter(h5, compression, level)
-            attrs["created"] = _now()  # written last: a shard without it was never finished
-            h5.flush()
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as h5:
+        attrs = h5.attrs
+        attrs["salprep_type"] = stage
+        attrs["salprep_version"] = __version__
+        attrs["stage_version"] = STAGES[stage].version
+        attrs["store_format"] = STORE_FORMAT
+        attrs["dataset"] = dataset
+        attrs["video"] = video
+        attrs["n_frames"] = int(n_frames)
+        attrs["source_sha256"] = source_sha256
+        attrs["params"] = json.dumps(params, sort_keys=True)
+        attrs["weights"] = weights
+        yield ShardWriter(h5, compression, level)
+        attrs["created"] = _now()  # written last: a shard without it was never finished
 
 
 def read_scaled(ds: h5py.Dataset, index=()) -> np.ndarray:
@@ -224,8 +248,10 @@ def verify_shard(path: str | os.PathLike, *, video_frames: int | None = None) ->
 
     Checks: readable HDF5, known ``salprep_type``, every required attribute present,
     ``stage_version`` equal to the current one, ``params`` valid JSON, each required dataset
-    present with the right rank, per-frame datasets' first dimension equal to ``n_frames``,
-    and ``n_frames`` equal to ``video_frames`` when given (the decoded count of the video).
+    present with the declared rank and dtype and no undeclared one, per-frame datasets' first
+    dimension equal to ``n_frames``, per-entry datasets' equal to the length of ``frame_index``
+    (strictly increasing frame numbers within the video), and ``n_frames`` equal to
+    ``video_frames`` when given (the decoded count of the video).
     """
     problems: list[str] = []
     try:
@@ -252,21 +278,33 @@ def verify_shard(path: str | os.PathLike, *, video_frames: int | None = None) ->
             except (TypeError, ValueError):
                 problems.append("params is not valid JSON")
         n_frames = int(attrs.get("n_frames", -1))
-        for name, (ndim, per_frame) in spec.datasets.items():
+        n_entries = None
+        if spec.sampled and "frame_index" in h5:
+            index = h5["frame_index"][...]
+            n_entries = len(index)
+            if index.ndim != 1 or n_entries == 0:
+                problems.append(f"frame_index has shape {index.shape}, expected (K,) with K >= 1")
+            elif (np.diff(index) <= 0).any() or index[0] < 0 or index[-1] >= n_frames:
+                problems.append(f"frame_index is not strictly increasing within 0..{n_frames - 1}")
+        for name in h5:
+            if name not in spec.datasets:
+                problems.append(f"undeclared dataset {name!r} for stage {stage!r}")
+        for name, ds_spec in spec.datasets.items():
             if name not in h5:
-                problems.append(f"missing dataset {name!r}")
+                if ds_spec.required:
+                    problems.append(f"missing dataset {name!r}")
                 continue
             ds = h5[name]
-            if ds.ndim != ndim:
-                problems.append(f"dataset {name!r} has rank {ds.ndim}, expected {ndim}")
-            elif per_frame and ds.shape[0] != n_frames and not _frames_ok(stage, ds, n_frames, attrs):
-                problems.append(f"dataset {name!r} has {ds.shape[0]} frames, n_frames is {n_frames}")
+            length = {"frame": n_frames, "entry": n_entries}.get(ds_spec.per)
+            if ds.ndim != ds_spec.ndim:
+                problems.append(f"dataset {name!r} has rank {ds.ndim}, expected {ds_spec.ndim}")
+            elif ds.dtype != np.dtype(ds_spec.dtype):
+                problems.append(f"dataset {name!r} has dtype {ds.dtype}, expected {ds_spec.dtype}")
+            elif length is not None and ds.shape[0] != length:
+                if ds_spec.per == "frame":
+                    problems.append(f"dataset {name!r} has {ds.shape[0]} frames, n_frames is {n_frames}")
+                else:
+                    problems.append(f"dataset {name!r} has {ds.shape[0]} entries, frame_index has {length}")
         if video_frames is not None and n_frames != video_frames:
             problems.append(f"n_frames {n_frames} != {video_frames} frames decoded from the video")
     return problems
-
-
-def _frames_ok(stage: str, ds: h5py.Dataset, n_frames: int, attrs) -> bool:
-    """Stages whose per-frame datasets are not one entry per video frame declare it."""
-    expected = attrs.get("n_entries")
-    return expected is not None and ds.shape[0] == int(expected)

@@ -15,6 +15,7 @@ from typing import Iterable, Iterator
 import av
 import numpy as np
 
+from salprep.atomic import atomic_output
 from salprep.errors import SalprepError
 
 
@@ -145,29 +146,21 @@ def write_video(
     Returns:
         the number of frames written.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     n = 0
-    try:
-        with av.open(str(tmp), mode="w") as container:
-            stream = container.add_stream(codec, rate=Fraction(fps))
-            if codec == "mjpeg":
-                stream.pix_fmt = "yuvj420p"
-                stream.codec_context.qscale = quality
-                stream.options = {"qmin": str(quality), "qmax": str(quality)}
-            for arr in frames:
-                arr = np.ascontiguousarray(arr, dtype=np.uint8)
-                if n == 0:
-                    stream.height, stream.width = arr.shape[:2]
-                frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-                n += 1
-            for packet in stream.encode():
+    with atomic_output(path) as tmp, av.open(str(tmp), mode="w") as container:  # tmp keeps the extension
+        stream = container.add_stream(codec, rate=Fraction(fps))
+        if codec == "mjpeg":
+            stream.pix_fmt = "yuvj420p"
+            stream.codec_context.qscale = quality
+            stream.options = {"qmin": str(quality), "qmax": str(quality)}
+        for arr in frames:
+            arr = np.ascontiguousarray(arr, dtype=np.uint8)
+            if n == 0:
+                stream.height, stream.width = arr.shape[:2]
+            frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
+            for packet in stream.encode(frame):
                 container.mux(packet)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+            n += 1
+        for packet in stream.encode():
+            container.mux(packet)
     return n

@@ -204,7 +204,7 @@ def test_rewrite_replaces_an_earlier_demo(tmp_path):
     for p in leftovers:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"partial")
-    (out / "annotation" / ".0003.partial-999" / "maps").mkdir(parents=True)
+    (out / "annotation" / ".0003.9f2c.tmp" / "maps").mkdir(parents=True)  # atomic_output's folder name
     demo.write_demo(out, demo.DemoSpec(seed=5, train=1, val=0, test=0, frames=4, size=(64, 36)), progress=False)
     assert sorted(p.name for p in (out / "video").iterdir()) == ["001.AVI"]
     assert sorted(p.name for p in (out / "annotation").iterdir()) == ["0001"]

@@ -40,7 +40,9 @@ def test_tvl1_shard_lsts_recipe(moving_video, tmp_path):
         assert h5["flow"].dtype == np.int8 and h5["flow"].shape == (5, 2, 224, 224)
         assert h5["flow"].chunks == (1, 2, 224, 224)
     flow, attrs = _flow_px(out)
-    assert attrs["salprep_type"] == "flow_tvl1" and attrs["weights"] == "none" and attrs["n_entries"] == 5
+    assert attrs["salprep_type"] == "flow_tvl1" and attrs["weights"] == "none" and "n_entries" not in attrs
+    with h5py.File(out, "r") as h5:
+        assert h5["frame_index"][...].tolist() == [0, 1, 2, 3, 4]
     interior = flow[:, :, 40:-40, 40:-40]
     # 2 px at 160 px width -> 1.4 px at 112 -> 2.8 px at 224
     expected_dx = SHIFT * 112 / 160 * 2

@@ -15,7 +15,7 @@ from salprep.cli import main
 def _write(path, frames=3, fail_at=None, **kw):
     with store.write_shard(path, stage="gt", dataset="d", video="001", n_frames=frames,
                            source_sha256="abc", params={"sigma": 1.0}, **kw) as shard:
-        maps = shard.create_frames("maps", (frames, 4, 5), np.float32)
+        maps = shard.create_frames("maps", (frames, 4, 5), np.uint16)
         fixes = shard.create_frames("fixations", (frames, 4, 5), np.uint8)
         for t in range(frames):
             if t == fail_at:

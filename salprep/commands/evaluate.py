@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from salprep.atomic import atomic_output
 from salprep.errors import SalprepError
 from salprep.provenance import parse_config_json, write_provenance
 from salprep.store import open_shard, read_scaled
@@ -149,7 +150,6 @@ def run(args) -> int:
         shutil.copy2(checkpoint, out / checkpoint.name)
     if args.model == "center_bias":
         save_map_png(predictor.prior, out / "prior.png", title="centre-bias prior (mean training GT map)")
-    tmp = out / ".metrics.tmp.json"
-    tmp.write_text(json.dumps(_json_safe(metrics), indent=2, sort_keys=True) + "\n")
-    tmp.replace(out / "metrics.json")
+    with atomic_output(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(_json_safe(metrics), indent=2, sort_keys=True) + "\n")
     return 0

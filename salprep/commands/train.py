@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from salprep.atomic import atomic_output
 from salprep.baselines import center_bias_prior
 from salprep.provenance import parse_config_json, shard_record
 
@@ -37,8 +38,7 @@ def run(args) -> int:
         "train_shards": [shard_record(p) for p in args.gt],
         "config": parse_config_json(args.config_json),
     }
-    tmp = out / ".prior.tmp.npz"
-    np.savez_compressed(tmp, prior=prior.astype(np.float32), meta=json.dumps(meta))
-    tmp.replace(out / "prior.npz")
+    with atomic_output(out / "prior.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, prior=prior.astype(np.float32), meta=json.dumps(meta))
     print(f"{out / 'prior.npz'}: mean GT map of {len(args.gt)} videos, {prior.shape[1]}x{prior.shape[0]}")
     return 0

@@ -24,6 +24,7 @@ from salprep import __version__
 from salprep.datasets import dhf1k_gaze as gz
 from salprep.demo.scene import DEFAULT_FRAMES, DEFAULT_SIZE, FPS
 from salprep.demo.video import DemoVideo, make_video, saliency_to_uint8
+from salprep.atomic import atomic_output, is_temp_name
 from salprep.errors import SalprepError
 from salprep.progress import progress as _progress
 from salprep.video import write_video
@@ -101,22 +102,13 @@ def _write_mat(path: Path, fix: np.ndarray) -> None:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def write_annotation(video: DemoVideo, folder: Path) -> dict:
     """``folder/{maps,fixation,fixation/maps}/NNNN.png|.mat``, built under a hidden name first."""
-    folder = Path(folder)
-    stage = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
-    if stage.exists():
-        shutil.rmtree(stage)
-    try:
+    with atomic_output(folder, directory=True) as stage:
         (stage / "maps").mkdir(parents=True)
         (stage / "fixation" / "maps").mkdir(parents=True)
         n_points = empty = 0
@@ -128,12 +120,6 @@ def write_annotation(video: DemoVideo, folder: Path) -> dict:
             _write_png(stage / "fixation" / f"{name}.png", fix.astype(np.uint8) * 255)
             _write_png(stage / "maps" / f"{name}.png", saliency_to_uint8(fix))
             _write_mat(stage / "fixation" / "maps" / f"{name}.mat", fix)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(stage, folder)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage)
     return {"fixated_pixels": n_points, "empty_frames": empty}
 
 
@@ -151,23 +137,22 @@ def write_gaze(video: DemoVideo, gaze_dir: Path) -> list[Path]:
 _VIDEO_FILE = re.compile(r"^(\d+)\.avi$", re.IGNORECASE)
 _ANN_DIR = re.compile(r"^\d{4}$")
 _TRAIL = re.compile(r"^P(\d+)_Trail(\d+)\.txt$")
-_LEFTOVER = re.compile(r"^\..*(\.partial-\d+|\.tmp(\.\w+)?)$")
 
 
 def _clean_stale(out: Path, keep_videos: set[int], keep_gaze: set[tuple[int, int]]) -> None:
     """In a demo folder, remove what an earlier run left that the new dataset does not have."""
     video_dir, ann_dir, gaze_dir = out / "video", out / "annotation", out / gz.GAZE_DIR
     for p in out.iterdir():
-        if _LEFTOVER.match(p.name) and p.is_file():
+        if is_temp_name(p.name) and p.is_file():
             p.unlink()
     if video_dir.is_dir():
         for p in video_dir.iterdir():
             m = _VIDEO_FILE.match(p.name)
-            if (m and int(m.group(1)) not in keep_videos and p.is_file()) or (_LEFTOVER.match(p.name) and p.is_file()):
+            if (m and int(m.group(1)) not in keep_videos and p.is_file()) or (is_temp_name(p.name) and p.is_file()):
                 p.unlink()
     if ann_dir.is_dir():
         for p in ann_dir.iterdir():
-            if p.is_dir() and ((_ANN_DIR.match(p.name) and int(p.name) not in keep_videos) or _LEFTOVER.match(p.name)):
+            if p.is_dir() and ((_ANN_DIR.match(p.name) and int(p.name) not in keep_videos) or is_temp_name(p.name)):
                 shutil.rmtree(p)
     if gaze_dir.is_dir():
         for pdir in gaze_dir.iterdir():
@@ -175,7 +160,7 @@ def _clean_stale(out: Path, keep_videos: set[int], keep_gaze: set[tuple[int, int
                 continue
             for p in pdir.iterdir():
                 m = _TRAIL.match(p.name)
-                if (m and (int(m.group(1)), int(m.group(2))) not in keep_gaze) or _LEFTOVER.match(p.name):
+                if (m and (int(m.group(1)), int(m.group(2))) not in keep_gaze) or is_temp_name(p.name):
                     p.unlink()
 
 

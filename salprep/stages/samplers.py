@@ -1,0 +1,223 @@
+"""Frame samplers: which entries a stage computes, and the frames each entry needs, streamed.
+
+A sampler turns a stream of per-frame arrays (decoded video frames, fixation maps, stored flow
+fields; any numpy arrays of one shape) into batches of entries. It never holds more frames than
+its batches need, so memory does not grow with the video's length:
+
+* :class:`EveryNth` -- entry k = frame k for k = 0, n, 2n, ... (GT: n = 1; depth: n = 10);
+* :class:`Pairs` -- entry k = (frame k, frame k+1) for k = 0, n, 2n, ... <= T-2 (flow);
+* :class:`SlidingWindows` -- entry t = frames t-L+1 .. t for t = L-1, L-1+s, ... (I3D, L = 79),
+  through a ring buffer of ``L + (batch-1)*s`` frames: every frame is decoded and preprocessed
+  once however many windows share it.
+
+``frame_index(n_frames)`` gives the entries' frame numbers (stored as the shard's
+``frame_index``) before any frame is read; ``batches(frames, n_frames, batch_size)`` yields
+:class:`Batch` objects in that order.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Batch:
+    """Entries computed together.
+
+    Attributes:
+        index: the entries' frame numbers (len B).
+        data: sampler-specific payload -- EveryNth: (B, ...) stacked frames; Pairs: a tuple of
+            two (B, ...) stacks (first, second); SlidingWindows: a :class:`WindowChunk`.
+    """
+
+    index: list[int]
+    data: Any
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+@dataclass
+class WindowChunk:
+    """Consecutive frames holding a batch of windows, without copying frames per window.
+
+    Attributes:
+        frames: (F, ...) the frames of the chunk (a copy, safe to keep).
+        starts: offset into ``frames`` of each window's first frame (len B).
+        length: window length L.
+    """
+
+    frames: np.ndarray
+    starts: list[int]
+    length: int
+
+    def windows(self) -> np.ndarray:
+        """(B, L, ...) view of the windows (no copy)."""
+        view = np.lib.stride_tricks.sliding_window_view(self.frames, self.length, axis=0)
+        view = np.moveaxis(view, -1, 1)  # (F-L+1, L, ...)
+        return view[self.starts]
+
+
+class _Counter:
+    """Wraps the frame stream and counts what was consumed (the runner checks the count)."""
+
+    def __init__(self, frames: Iterable[np.ndarray]):
+        self._it = iter(frames)
+        self.count = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> np.ndarray:
+        frame = next(self._it)
+        self.count += 1
+        return frame
+
+
+class EveryNth:
+    """Entry k = frame k, for every ``n``-th frame (``n`` = 1: every frame)."""
+
+    def __init__(self, n: int = 1):
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        self.n = n
+
+    def params(self) -> dict:
+        return {"sampler": "every", "every": self.n}
+
+    def frame_index(self, n_frames: int) -> np.ndarray:
+        return np.arange(0, n_frames, self.n, dtype=np.int32)
+
+    def batches(self, frames: Iterable[np.ndarray], n_frames: int, batch_size: int) -> Iterator[Batch]:
+        index, held = [], []
+        for k, frame in enumerate(frames):
+            if k % self.n:
+                continue
+            index.append(k)
+            held.append(frame)
+            if len(held) == batch_size:
+                yield Batch(index, np.stack(held))
+                index, held = [], []
+        if held:
+            yield Batch(index, np.stack(held))
+
+
+class Pairs:
+    """Entry k = (frame k, frame k+1), for every ``n``-th k up to T-2."""
+
+    def __init__(self, n: int = 1):
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        self.n = n
+
+    def params(self) -> dict:
+        return {"sampler": "pairs", "every": self.n}
+
+    def frame_index(self, n_frames: int) -> np.ndarray:
+        return np.arange(0, max(0, n_frames - 1), self.n, dtype=np.int32)
+
+    def batches(self, frames: Iterable[np.ndarray], n_frames: int, batch_size: int) -> Iterator[Batch]:
+        index, first, second = [], [], []
+        prev = None
+        for k, frame in enumerate(frames):
+            if prev is not None and (k - 1) % self.n == 0:
+                index.append(k - 1)
+                first.append(prev)
+                second.append(frame)
+                if len(index) == batch_size:
+                    yield Batch(index, (np.stack(first), np.stack(second)))
+                    index, first, second = [], [], []
+            prev = frame
+        if index:
+            yield Batch(index, (np.stack(first), np.stack(second)))
+
+
+class SlidingWindows:
+    """Entry t = the ``length`` frames ending at frame t, for t = L-1, L-1+stride, ... <= T-1.
+
+    A video shorter than ``length`` gets one window (entry T-1): its frames centred in the
+    window, padded by repeating the first frame before and the last frame after (logged as a
+    warning). Frames before L-1 have no window of their own; consumers reuse entry L-1.
+    """
+
+    def __init__(self, length: int, stride: int = 1):
+        if length < 1 or stride < 1:
+            raise ValueError(f"length and stride must be >= 1, got {length}, {stride}")
+        self.length = length
+        self.stride = stride
+
+    def params(self) -> dict:
+        return {"sampler": "windows", "window": self.length, "stride": self.stride}
+
+    def frame_index(self, n_frames: int) -> np.ndarray:
+        if n_frames < self.length:
+            return np.asarray([n_frames - 1], dtype=np.int32)
+        return np.arange(self.length - 1, n_frames, self.stride, dtype=np.int32)
+
+    def capacity(self, batch_size: int) -> int:
+        """Frames the ring buffer holds: one batch of windows."""
+        return self.length + (batch_size - 1) * self.stride
+
+    def batches(self, frames: Iterable[np.ndarray], n_frames: int, batch_size: int) -> Iterator[Batch]:
+        if n_frames < self.length:
+            yield self._padded(list(frames))
+            return
+        cap = self.capacity(batch_size)
+        ring: np.ndarray | None = None
+        filled = 0      # frames in the ring
+        first = 0       # video frame number of ring[0]
+        ends = self.frame_index(n_frames)
+        next_end = 0    # position in ends of the next window to reach
+        pending: list[int] = []
+        for t, frame in enumerate(frames):
+            if next_end == len(ends):
+                continue  # past the last window: consumed (and counted), not kept
+            if filled == 0:
+                if t < (pending[0] if pending else ends[next_end]) - self.length + 1:
+                    continue  # before the next window (stride > length)
+                first = t
+            if ring is None:
+                ring = np.empty((cap, *frame.shape), dtype=frame.dtype)
+            ring[filled] = frame
+            filled += 1
+            if t == ends[next_end]:
+                pending.append(t)
+                next_end += 1
+            if len(pending) == batch_size or (pending and next_end == len(ends)):
+                yield self._emit(ring, first, pending)
+                pending = []
+                # keep what the next window needs: its first frame on
+                keep_from = filled
+                if next_end < len(ends):
+                    keep_from = min(max(ends[next_end] - self.length + 1 - first, 0), filled)
+                ring[: filled - keep_from] = ring[keep_from:filled]
+                filled -= keep_from
+                first += keep_from
+
+    def _emit(self, ring: np.ndarray, first: int, ends: list[int]) -> Batch:
+        lo = ends[0] - self.length + 1 - first
+        hi = ends[-1] + 1 - first
+        chunk = ring[lo:hi].copy()
+        return Batch(list(ends), WindowChunk(chunk, [e - ends[0] for e in ends], self.length))
+
+    def _padded(self, held: list[np.ndarray]) -> Batch:
+        n = len(held)
+        if n == 0:
+            raise ValueError("no frames")
+        front = (self.length - n) // 2
+        back = self.length - n - front
+        log.warning("video has %d frames, fewer than the %d-frame window: padded by repeating the first "
+                    "frame %d times and the last %d times", n, self.length, front, back)
+        frames = np.stack([held[0]] * front + held + [held[-1]] * back)
+        return Batch([n - 1], WindowChunk(frames, [0], self.length))
+
+
+def counted(frames: Iterable[np.ndarray]) -> _Counter:
+    """The frame stream, counting consumed frames in ``.count``."""
+    return _Counter(frames)
