@@ -87,12 +87,14 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Mappin
     import torch
 
     path = Path(path)
+    if path.is_dir():
+        raise SalprepError(f"{what} is a folder, expected a file", path)
     if not path.is_file():
         raise SalprepError(f"{what} not found", path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
+        if "Unsupported global" in str(exc):  # a pickled class (nn.Module, ...), not garbage
             raise SalprepError(
                 f"not a plain {what} state_dict: it holds objects other than tensors (a pickled model?)",
                 path,

@@ -62,20 +62,33 @@ def all_videos():
     return sorted({v for split in DATASET.splits for v in videos(split)}, key=int)
 
 
-def flow_on_cuda():
-    device = config["flow"]["device"]
-    if device == "auto":
-        import torch
-
-        return torch.cuda.is_available()
-    return device.startswith("cuda")
+#: stage settings that say how a job runs, not what it stores (never part of a rule's params)
+RUN_KEYS = ("device", "batch_size")
 
 
-def gpu_count(on_cuda):
-    """`resources: gpu=` of a rule: 1 when it runs on CUDA (schedulers then place it on a GPU)."""
-    return 1 if on_cuda else 0
+def stage_config(stage):
+    """The stage's `stages:` section (keys left out take the stage's default in the package)."""
+    return (config.get("stages") or {}).get(stage) or {}
 
 
-def option_args(options):
-    """`--key value` pairs for a mapping of salprep options (underscores kept in names)."""
-    return shlex.join([item for key, value in options.items() for item in (f"--{key}", str(value))])
+def stage_params(stage):
+    """What a stage's shards depend on: its settings except device/batch size, and its version."""
+    settings = {k: v for k, v in stage_config(stage).items() if k not in RUN_KEYS}
+    return {**settings, "stage_version": stage_version(stage)}
+
+
+def stage_options(stage):
+    """The stage's settings as `salprep` options (`batch_size: 8` -> `--batch-size 8`; a nested
+    mapping such as flow_tvl1's `params` becomes one option per entry)."""
+    opts = []
+    for key, value in stage_config(stage).items():
+        items = value.items() if isinstance(value, dict) else [(key, value)]
+        for name, item in items:
+            opts += [f"--{name.rstrip('_').replace('_', '-')}", str(item)]
+    return shlex.join(opts)
+
+
+def stage_gpus(stage):
+    """`resources: gpu=` of a stage's rule: 1 when its device is CUDA (decided from the config
+    alone: nothing is imported or probed on the submitting host). `auto` asks for none."""
+    return 1 if str(stage_config(stage).get("device", "auto")).startswith("cuda") else 0

@@ -22,9 +22,12 @@ if IS_DEMO:
 
 
 # Seeded random checkpoints in the original formats (used while no real checkpoint is configured).
+from salprep.demo.weights import RANDOM_CHECKPOINTS
+
+
 rule demo_weights:
     output:
-        spynet="checkpoints/demo/network-sintel-final.random.pytorch",
+        [f"checkpoints/demo/{ckpt.file}" for ckpt in RANDOM_CHECKPOINTS.values()],
     params:
         seed=config.get("demo_data", {}).get("seed", 0),
     log:

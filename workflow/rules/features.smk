@@ -1,0 +1,77 @@
+# Deep features: monodepth2 disparity (SalBCE) and I3D Mixed_5c of 79-frame windows (LSTS).
+CKPT = config["checkpoints"]
+
+
+rule depth:
+    input:
+        video=video_file,
+        encoder=CKPT["monodepth_encoder"],
+        decoder=CKPT["monodepth_decoder"],
+    output:
+        shard("depth", "{video}"),
+    params:
+        settings=stage_params("depth"),
+        options=stage_options("depth"),
+    resources:
+        gpu=stage_gpus("depth"),
+    log:
+        f"logs/{DS}/depth/{{video}}.log",
+    conda:
+        "../../envs/salprep.yaml"
+    shell:
+        "salprep depth --video {input.video:q} --encoder {input.encoder:q} --decoder {input.decoder:q}"
+        " --out {output:q} --dataset-name {DS:q} --video-id {wildcards.video} {params.options} > {log:q} 2>&1"
+
+
+rule i3d_rgb:
+    input:
+        video=video_file,
+        checkpoint=CKPT["i3d_rgb"],
+    output:
+        shard("i3d_rgb", "{video}"),
+    params:
+        settings=stage_params("i3d_rgb"),
+        options=stage_options("i3d_rgb"),
+    resources:
+        gpu=stage_gpus("i3d_rgb"),
+    log:
+        f"logs/{DS}/i3d_rgb/{{video}}.log",
+    conda:
+        "../../envs/salprep.yaml"
+    shell:
+        "salprep features --modality rgb --video {input.video:q} --checkpoint {input.checkpoint:q}"
+        " --out {output:q} --dataset-name {DS:q} --video-id {wildcards.video} {params.options} > {log:q} 2>&1"
+
+
+rule i3d_flow:
+    input:
+        flow=shard("flow_tvl1", "{video}"),
+        checkpoint=CKPT["i3d_flow"],
+    output:
+        shard("i3d_flow", "{video}"),
+    params:
+        settings=stage_params("i3d_flow"),
+        options=stage_options("i3d_flow"),
+    resources:
+        gpu=stage_gpus("i3d_flow"),
+    log:
+        f"logs/{DS}/i3d_flow/{{video}}.log",
+    conda:
+        "../../envs/salprep.yaml"
+    shell:
+        "salprep features --modality flow --flow {input.flow:q} --checkpoint {input.checkpoint:q}"
+        " --out {output:q} --dataset-name {DS:q} --video-id {wildcards.video} {params.options} > {log:q} 2>&1"
+
+
+rule features:
+    """Target: every depth and I3D shard of the dataset (`snakemake --cores N features`)."""
+    input:
+        [shard(stage, v) for stage in ("depth", "i3d_rgb", "i3d_flow") for v in all_videos()],
+
+
+rule shards:
+    """Target: every per-video shard of every stage."""
+    input:
+        rules.flow.input,
+        rules.features.input,
+        [shard("gt", v) for v in annotated_videos()],
