@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 
 from salprep.cli import main
@@ -18,19 +19,25 @@ BIN = Path(sys.executable).parent
 TINY = """\
 demo_data: {seed: 1, frames: 12, size: 160x90}
 evaluate: {workers: 2, overlays: 1}
+stages:
+  flow_tvl1: {size: 32x32, out_size: 64x64}
+  i3d_rgb: {size: 64x64, window: 8, stride: 2, pool: 1x2x2}
+  i3d_flow: {window: 8, stride: 2, pool: 1x2x2}
 """
+STAGES = ("flow_tvl1", "flow_spynet", "depth", "i3d_rgb", "i3d_flow")
+EVERY_VIDEO = ["001.h5", "002.h5", "003.h5", "004.h5", "601.h5", "602.h5", "701.h5"]  # test video too
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, configs=("tiny.yaml",)) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
            "--workflow-profile", str(REPO / "workflow" / "profiles" / "default"),
-           "--configfile", str(workdir.parent / "tiny.yaml"), "--cores", "2", *args]
+           "--configfile", *[str(workdir.parent / c) for c in configs], "--cores", "2", *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
 
 
-def planned_jobs(workdir: Path) -> dict[str, int]:
-    proc = snakemake(workdir, "-n", "results/center_bias")
+def planned_jobs(workdir: Path, *targets: str, configs=("tiny.yaml",)) -> dict[str, int]:
+    proc = snakemake(workdir, "-n", *(targets or ("results/center_bias",)), configs=configs)
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout + proc.stderr
     if "Nothing to be done" in text:
@@ -44,7 +51,10 @@ def demo_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("wf")
     (base / "tiny.yaml").write_text(TINY)
     workdir = base / "run"
-    proc = snakemake(workdir, "results/center_bias", "flow")
+    assert planned_jobs(workdir, "results/center_bias", "shards") == {
+        "demo_data": 1, "demo_weights": 1, "gt": 6, "flow_tvl1": 7, "flow_spynet": 7, "depth": 7,
+        "i3d_rgb": 7, "i3d_flow": 7, "train_center_bias": 1, "evaluate_center_bias": 1, "shards": 1}
+    proc = snakemake(workdir, "results/center_bias", "shards")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return workdir
 
@@ -63,15 +73,31 @@ def test_demo_dag_builds_center_bias_results(demo_run):
         "001.h5", "002.h5", "003.h5", "004.h5", "601.h5", "602.h5"]
 
 
-def test_demo_dag_builds_flow_shards(demo_run):
-    every = ["001.h5", "002.h5", "003.h5", "004.h5", "601.h5", "602.h5", "701.h5"]  # test video too
-    for stage in ("flow_tvl1", "flow_spynet"):
-        assert sorted(p.name for p in (demo_run / "store" / "demo" / stage).iterdir()) == every
-    assert main(["verify", "-q", str(demo_run / "store" / "demo" / "flow_tvl1"),
-                 str(demo_run / "store" / "demo" / "flow_spynet")]) == 0
+def test_demo_dag_builds_every_stage(demo_run):
+    for stage in STAGES:
+        assert sorted(p.name for p in (demo_run / "store" / "demo" / stage).iterdir()) == EVERY_VIDEO
+    assert main(["verify", "-q", *(str(demo_run / "store" / "demo" / s) for s in STAGES)]) == 0
     with h5py.File(demo_run / "store" / "demo" / "flow_spynet" / "001.h5", "r") as h5:
         assert h5.attrs["weights"] == "random-init"
         assert h5["flow"].shape == (1, 2, 192, 256)  # frame 0 only: frame 11 of 12 has no successor
+    with h5py.File(demo_run / "store" / "demo" / "depth" / "001.h5", "r") as h5:
+        assert h5.attrs["weights"] == "random-init" and h5["disparity"].shape == (2, 90, 160)
+        assert h5["frame_index"][...].tolist() == [0, 10]
+    for stage in ("i3d_rgb", "i3d_flow"):
+        with h5py.File(demo_run / "store" / "demo" / stage / "602.h5", "r") as h5:
+            assert h5.attrs["weights"] == "random-init"
+            assert h5["frame_index"][...].tolist() == [7, 9, 11]  # window 8, stride 2, 12 frames
+            assert h5["features"].shape == (3, 1024, 1, 2, 2) and h5["features"].dtype == np.float16
+            assert list(h5.attrs["input_size"]) == [64, 64]
+
+
+def test_run_settings_replan_nothing_but_a_setting_reruns_its_stage(demo_run):
+    """device / batch_size are not params; a stored setting (the I3D stride) is."""
+    (demo_run.parent / "run_settings.yaml").write_text(
+        "stages: {i3d_rgb: {batch_size: 3, device: cpu}, depth: {batch_size: 1}, flow_tvl1: {batch_size: 2}}\n")
+    assert planned_jobs(demo_run, "shards", configs=("tiny.yaml", "run_settings.yaml")) == {}
+    (demo_run.parent / "stride.yaml").write_text("stages: {i3d_flow: {stride: 3}}\n")
+    assert planned_jobs(demo_run, "shards", configs=("tiny.yaml", "stride.yaml")) == {"i3d_flow": 7, "shards": 1}
 
 
 def test_nothing_to_do_then_only_changed_video_reruns(demo_run):
@@ -79,6 +105,8 @@ def test_nothing_to_do_then_only_changed_video_reruns(demo_run):
     val_video = demo_run / "data" / "demo" / "video" / "602.AVI"
     write_video(val_video, list(iter_frames(val_video)), quality=6)  # new content, same frames
     assert planned_jobs(demo_run) == {"gt": 1, "evaluate_center_bias": 1}
+    assert planned_jobs(demo_run, "shards") == {
+        "gt": 1, "flow_tvl1": 1, "flow_spynet": 1, "depth": 1, "i3d_rgb": 1, "i3d_flow": 1, "shards": 1}
     train_video = demo_run / "data" / "demo" / "video" / "003.AVI"
     write_video(train_video, list(iter_frames(train_video)), quality=6)
     assert planned_jobs(demo_run) == {"gt": 2, "train_center_bias": 1, "evaluate_center_bias": 1}

@@ -28,10 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from salprep.errors import SalprepError
-from salprep.stages.runner import StageRun, parse_size, run_stage, video_facts
 from salprep.stages.samplers import SlidingWindows
-from salprep.store import open_shard, sha256_file, stage_version
-from salprep.video import iter_frames
 
 MODALITIES = ("rgb", "flow")
 FEATURE_CHANNELS = 1024
@@ -100,6 +97,8 @@ def _flow_frames(h5, n_frames: int):
 
 def _open_flow_shard(path):
     """The ``flow_tvl1`` shard, checked for type, version and one entry per frame pair."""
+    from salprep.store import open_shard, stage_version
+
     h5 = open_shard(path, "flow_tvl1")
     try:
         version = str(h5.attrs.get("stage_version"))
@@ -118,8 +117,12 @@ def _open_flow_shard(path):
     return h5
 
 
-def _windows_compute(net, device, modality: str, scale: float, kernel, stride, pool: bool, source: str):
-    """``compute(batch)``: a chunk of uint8/int8 frames -> {"features": (B, ...) float16}."""
+def windows_compute(net, device, modality: str, scale: float, kernel, stride, pool: bool, source: str):
+    """``compute(batch)`` of the stage: a :class:`~salprep.stages.samplers.WindowChunk` of uint8
+    RGB (F, H, W, 3) or int8 flow codes (F, 2, H, W) -> ``{"features": (B, ...) float16}``.
+
+    The chunk goes to ``device`` once, is converted to [-1, 1] there (RGB: x * 2/255 - 1; flow:
+    code * ``scale``) and cut into the batch's windows (B, C, L, H, W) for ``net``."""
     import torch
 
     def compute(batch) -> dict[str, np.ndarray]:
@@ -158,6 +161,9 @@ def build_i3d_features(source, out, checkpoint, *, modality: str, dataset_name: 
     from salprep.device import resolve_device
     from salprep.flow.encode import LSTS_SCALE
     from salprep.models.i3d import load_i3d
+    from salprep.stages.runner import StageRun, parse_size, run_stage, video_facts
+    from salprep.store import sha256_file
+    from salprep.video import iter_frames
 
     if modality not in MODALITIES:
         raise SalprepError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -201,7 +207,7 @@ def build_i3d_features(source, out, checkpoint, *, modality: str, dataset_name: 
             stage=f"i3d_{modality}", out=Path(out), dataset=dataset_name,
             video=video_id or Path(source).stem, n_frames=n_frames, source=str(source), source_sha256=sha,
             params=params, frames=frames, sampler=SlidingWindows(window, stride),
-            compute=_windows_compute(net, dev, modality, scale, kernel, stride_, target is not None, str(checkpoint)),
+            compute=windows_compute(net, dev, modality, scale, kernel, stride_, target is not None, str(checkpoint)),
             outputs={"features": (stored, "float16")}, weights=weights_id(checkpoint), batch_size=batch_size,
             device=dev, dtype=dtype, attrs=attrs, source_video=source_video,
         ))

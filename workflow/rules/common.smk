@@ -71,21 +71,29 @@ def stage_config(stage):
     return (config.get("stages") or {}).get(stage) or {}
 
 
-def stage_params(stage):
-    """What a stage's shards depend on: its settings except device/batch size, and its version."""
-    settings = {k: v for k, v in stage_config(stage).items() if k not in RUN_KEYS}
-    return {**settings, "stage_version": stage_version(stage)}
-
-
-def stage_options(stage):
-    """The stage's settings as `salprep` options (`batch_size: 8` -> `--batch-size 8`; a nested
+def _options(settings):
+    """`salprep` options of settings (`out_size: 160x160` -> `--out-size 160x160`; a nested
     mapping such as flow_tvl1's `params` becomes one option per entry)."""
     opts = []
-    for key, value in stage_config(stage).items():
+    for key, value in settings.items():
         items = value.items() if isinstance(value, dict) else [(key, value)]
         for name, item in items:
             opts += [f"--{name.rstrip('_').replace('_', '-')}", str(item)]
     return shlex.join(opts)
+
+
+def stage_options(stage):
+    """What a stage's shards depend on, as options: its settings except device and batch size.
+    Rules pass it through `params:`, so changing one of these settings reruns the stage."""
+    return _options({k: v for k, v in stage_config(stage).items() if k not in RUN_KEYS})
+
+
+#: How each stage runs (`--device ... --batch-size ...`), given to the shell commands as
+#: `{RUN_OPTIONS[stage]}`: deliberately not `params:`, so these never rerun a job.
+RUN_OPTIONS = {
+    stage: _options({k: v for k, v in stage_config(stage).items() if k in RUN_KEYS})
+    for stage in ("flow_tvl1", "flow_spynet", "depth", "i3d_rgb", "i3d_flow")
+}
 
 
 def stage_gpus(stage):

@@ -10,8 +10,8 @@ rule depth:
     output:
         shard("depth", "{video}"),
     params:
-        settings=stage_params("depth"),
         options=stage_options("depth"),
+        stage_version=stage_version("depth"),
     resources:
         gpu=stage_gpus("depth"),
     log:
@@ -20,7 +20,8 @@ rule depth:
         "../../envs/salprep.yaml"
     shell:
         "salprep depth --video {input.video:q} --encoder {input.encoder:q} --decoder {input.decoder:q}"
-        " --out {output:q} --dataset-name {DS:q} --video-id {wildcards.video} {params.options} > {log:q} 2>&1"
+        " --out {output:q} --dataset-name {DS:q} --video-id {wildcards.video}"
+        " {params.options} {RUN_OPTIONS[depth]} > {log:q} 2>&1"
 
 
 rule i3d_rgb:
@@ -30,8 +31,8 @@ rule i3d_rgb:
     output:
         shard("i3d_rgb", "{video}"),
     params:
-        settings=stage_params("i3d_rgb"),
         options=stage_options("i3d_rgb"),
+        stage_version=stage_version("i3d_rgb"),
     resources:
         gpu=stage_gpus("i3d_rgb"),
     log:
@@ -40,7 +41,8 @@ rule i3d_rgb:
         "../../envs/salprep.yaml"
     shell:
         "salprep features --modality rgb --video {input.video:q} --checkpoint {input.checkpoint:q}"
-        " --out {output:q} --dataset-name {DS:q} --video-id {wildcards.video} {params.options} > {log:q} 2>&1"
+        " --out {output:q} --dataset-name {DS:q} --video-id {wildcards.video}"
+        " {params.options} {RUN_OPTIONS[i3d_rgb]} > {log:q} 2>&1"
 
 
 rule i3d_flow:
@@ -50,8 +52,8 @@ rule i3d_flow:
     output:
         shard("i3d_flow", "{video}"),
     params:
-        settings=stage_params("i3d_flow"),
         options=stage_options("i3d_flow"),
+        stage_version=stage_version("i3d_flow"),
     resources:
         gpu=stage_gpus("i3d_flow"),
     log:
@@ -60,7 +62,8 @@ rule i3d_flow:
         "../../envs/salprep.yaml"
     shell:
         "salprep features --modality flow --flow {input.flow:q} --checkpoint {input.checkpoint:q}"
-        " --out {output:q} --dataset-name {DS:q} --video-id {wildcards.video} {params.options} > {log:q} 2>&1"
+        " --out {output:q} --dataset-name {DS:q} --video-id {wildcards.video}"
+        " {params.options} {RUN_OPTIONS[i3d_flow]} > {log:q} 2>&1"
 
 
 rule features:

@@ -5,8 +5,8 @@ rule flow_tvl1:
     output:
         shard("flow_tvl1", "{video}"),
     params:
-        settings=stage_params("flow_tvl1"),
         options=stage_options("flow_tvl1"),
+        stage_version=stage_version("flow_tvl1"),
     resources:
         gpu=stage_gpus("flow_tvl1"),
     log:
@@ -15,7 +15,8 @@ rule flow_tvl1:
         "../../envs/salprep.yaml"
     shell:
         "salprep flow --method tvl1 --video {input.video:q} --out {output:q} --dataset-name {DS:q}"
-        " --video-id {wildcards.video} {params.options} > {log:q} 2>&1"
+        " --video-id {wildcards.video}"
+        " {params.options} {RUN_OPTIONS[flow_tvl1]} > {log:q} 2>&1"
 
 
 rule flow_spynet:
@@ -25,8 +26,8 @@ rule flow_spynet:
     output:
         shard("flow_spynet", "{video}"),
     params:
-        settings=stage_params("flow_spynet"),
         options=stage_options("flow_spynet"),
+        stage_version=stage_version("flow_spynet"),
     resources:
         gpu=stage_gpus("flow_spynet"),
     log:
@@ -35,7 +36,8 @@ rule flow_spynet:
         "../../envs/salprep.yaml"
     shell:
         "salprep flow --method spynet --video {input.video:q} --checkpoint {input.checkpoint:q} --out {output:q}"
-        " --dataset-name {DS:q} --video-id {wildcards.video} {params.options} > {log:q} 2>&1"
+        " --dataset-name {DS:q} --video-id {wildcards.video}"
+        " {params.options} {RUN_OPTIONS[flow_spynet]} > {log:q} 2>&1"
 
 
 rule flow:
