@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
-TARGET ?= results/center_bias flow
+TARGET ?= results/center_bias shards
 
 .PHONY: install demo test clean-demo
 
