@@ -161,50 +161,41 @@ class SlidingWindows:
         return np.arange(self.length - 1, n_frames, self.stride, dtype=np.int32)
 
     def capacity(self, batch_size: int) -> int:
-        """Frames the ring buffer holds: one batch of windows."""
-        return self.length + (batch_size - 1) * self.stride
+        """Frames the ring buffer holds: the union of one batch of windows (frames between
+        windows that are further apart than their length are never kept)."""
+        return min(self.length + (batch_size - 1) * self.stride, batch_size * self.length)
 
     def batches(self, frames: Iterable[np.ndarray], n_frames: int, batch_size: int) -> Iterator[Batch]:
         if n_frames < self.length:
             yield self._padded(list(frames))
             return
-        cap = self.capacity(batch_size)
+        length = self.length
+        ends = self.frame_index(n_frames).tolist()
         ring: np.ndarray | None = None
-        filled = 0      # frames in the ring
-        first = 0       # video frame number of ring[0]
-        ends = self.frame_index(n_frames)
-        next_end = 0    # position in ends of the next window to reach
-        pending: list[int] = []
+        numbers: list[int] = []  # video frame number held in each ring slot
+        first = 0                # position in ends of the current batch's first window
         for t, frame in enumerate(frames):
-            if next_end == len(ends):
+            if first == len(ends):
                 continue  # past the last window: consumed (and counted), not kept
-            if filled == 0:
-                if t < (pending[0] if pending else ends[next_end]) - self.length + 1:
-                    continue  # before the next window (stride > length)
-                first = t
+            current = ends[first: first + batch_size]
+            if not any(e - length + 1 <= t <= e for e in current):
+                continue  # between windows (stride > length)
             if ring is None:
-                ring = np.empty((cap, *frame.shape), dtype=frame.dtype)
-            ring[filled] = frame
-            filled += 1
-            if t == ends[next_end]:
-                pending.append(t)
-                next_end += 1
-            if len(pending) == batch_size or (pending and next_end == len(ends)):
-                yield self._emit(ring, first, pending)
-                pending = []
-                # keep what the next window needs: its first frame on
-                keep_from = filled
-                if next_end < len(ends):
-                    keep_from = min(max(ends[next_end] - self.length + 1 - first, 0), filled)
-                ring[: filled - keep_from] = ring[keep_from:filled]
-                filled -= keep_from
-                first += keep_from
-
-    def _emit(self, ring: np.ndarray, first: int, ends: list[int]) -> Batch:
-        lo = ends[0] - self.length + 1 - first
-        hi = ends[-1] + 1 - first
-        chunk = ring[lo:hi].copy()
-        return Batch(list(ends), WindowChunk(chunk, [e - ends[0] for e in ends], self.length))
+                ring = np.empty((self.capacity(batch_size), *frame.shape), dtype=frame.dtype)
+            ring[len(numbers)] = frame
+            numbers.append(t)
+            if t != current[-1]:
+                continue
+            starts = [numbers.index(e - length + 1) for e in current]
+            chunk = ring[starts[0]: len(numbers)].copy()
+            yield Batch(list(current), WindowChunk(chunk, [s - starts[0] for s in starts], length))
+            first += len(current)
+            # keep what the next batch's first window needs
+            keep = len(numbers)
+            if first < len(ends):
+                keep = next((i for i, n in enumerate(numbers) if n >= ends[first] - length + 1), len(numbers))
+            ring[: len(numbers) - keep] = ring[keep: len(numbers)]
+            numbers = numbers[keep:]
 
     def _padded(self, held: list[np.ndarray]) -> Batch:
         n = len(held)
