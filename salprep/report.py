@@ -79,3 +79,25 @@ def metric_histograms(per_frame: list[dict], metrics: tuple[str, ...], path: str
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def loss_curve(history: list[float], path: str | Path, title: str = "", per_epoch: int | None = None) -> None:
+    """Training loss per iteration (and its running mean), epochs marked when ``per_epoch`` is given."""
+    values = np.asarray(history, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    ax.plot(np.arange(1, len(values) + 1), values, lw=0.8, alpha=0.5, label="loss")
+    if len(values) >= 5:
+        k = max(2, len(values) // 20)
+        smooth = np.convolve(values, np.ones(k) / k, mode="valid")
+        ax.plot(np.arange(k, len(values) + 1), smooth, lw=1.6, label=f"mean of {k}")
+    if per_epoch:
+        for x in range(per_epoch, len(values), per_epoch):
+            ax.axvline(x + 0.5, color="0.7", lw=0.6)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("training loss")
+    ax.set_yscale("log" if len(values) and values.min() > 0 else "linear")
+    ax.set_title(title)
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -17,9 +17,6 @@ from salprep.provenance import parse_config_json, write_provenance
 from salprep.store import open_shard, read_scaled
 from salprep.video import iter_frames
 
-MODELS = ("center_bias",)
-
-
 def register_parser(sub) -> None:
     p = sub.add_parser(
         "evaluate",
@@ -28,8 +25,9 @@ def register_parser(sub) -> None:
         "protocol (METRICS.md) and write metrics.json (one object per split), per_video.csv, "
         "per_frame.csv, provenance.json, score histograms and overlay images into --out-dir.",
     )
-    p.add_argument("--model", required=True, choices=MODELS)
-    p.add_argument("--checkpoint", required=True, help="model file (center_bias: prior.npz)")
+    p.add_argument("--model", required=True, help="a registered model (salprep.models.registry)")
+    p.add_argument("--checkpoint", required=True, help="trained model file (center_bias: prior.npz; others: model.pt)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (decoders)")
     p.add_argument("--split", nargs="+", action="append", required=True, metavar=("NAME", "SHARD"),
                    help="a split name followed by its GT shards; repeat for several splits")
     p.add_argument("--out-dir", required=True, help="results/<model>")
@@ -45,12 +43,26 @@ def register_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def load_predictor(model: str, checkpoint: str):
+def load_predictor(model: str, checkpoint: str, device: str = "cpu"):
+    """(predictor, training record) of a registered model's trained file."""
     from salprep.evaluate import PriorPredictor
+    from salprep.models.registry import get_model
 
     path = Path(checkpoint)
     if not path.exists():
         raise SalprepError("checkpoint not found", path)
+    spec = get_model(model)
+    if spec.family != "prior":
+        from salprep.device import resolve_device
+        from salprep.models.predictor import DecoderPredictor, load_model_file
+
+        dev = resolve_device(device)
+        found, net, state = load_model_file(path, dev)
+        if found.name != model:
+            raise SalprepError(f"this model.pt is of model {found.name!r}, not {model!r}", path)
+        weights = state.get("features_weights") or ["none"]
+        return DecoderPredictor(found, net, dev), {"model": model, "weights": "+".join(weights),
+                                                   "settings": state.get("settings")}
     try:
         with np.load(path, allow_pickle=False) as npz:
             prior = npz["prior"]
@@ -69,34 +81,45 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def _overlays(split: str, index, predictor, n: int, out: Path) -> Path | None:
+def _overlays(split: str, index, predictor, n: int, out: Path, seed: int) -> Path | None:
+    """``n`` random frames (by ``seed``), each with its own video's GT map and fixations."""
     from salprep.report import overlay_grid
 
-    if n <= 0:
+    if n <= 0 or not index:
         return None
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng([seed, 0x0E7])
     picks = [(v, int(rng.integers(v.n_frames))) for v in index[:n]]
-    while len(picks) < n and index:
+    while len(picks) < n:
         v = index[int(rng.integers(len(index)))]
         picks.append((v, int(rng.integers(v.n_frames))))
-    frames, preds, gts, fixes, titles = [], [], [], [], []
-    for video, t in picks:
+    shown = []  # (frame, prediction, GT map, fixations, title), in pick order
+    by_video: dict[int, list[int]] = {}
+    for k, (video, _) in enumerate(picks):
+        by_video.setdefault(id(video), []).append(k)
+    images: dict[int, np.ndarray] = {}
+    for ks in by_video.values():
+        video = picks[ks[0]][0]
         with open_shard(video.path, "gt") as h5:
             source = h5.attrs.get("source_video")
-            gts.append(read_scaled(h5["maps"], t))
         if source is None or not Path(source).exists():
-            continue
-        for k, img in enumerate(iter_frames(source)):
-            if k == t:
-                frames.append(img)
+            continue  # no frame to show for this video: none of its picks
+        wanted = {picks[k][1]: k for k in ks}
+        for t, img in enumerate(iter_frames(source)):  # one decode per video for all its picks
+            if t in wanted:
+                images[wanted[t]] = img
+            if t >= max(wanted):
                 break
-        preds.append(predictor.predict(video, np.array([t]))[0])
-        fixes.append(video.frame_points(t))
-        titles.append(f"{split} video {video.video} frame {t + 1}")
-    if not frames:
+    for k, (video, t) in enumerate(picks):
+        if k not in images:
+            continue
+        with open_shard(video.path, "gt") as h5:
+            gt_map = read_scaled(h5["maps"], t)
+        shown.append((images[k], predictor.predict(video, np.array([t]))[0], gt_map, video.frame_points(t),
+                      f"{split} video {video.video} frame {t + 1}"))
+    if not shown:
         return None
     path = out / f"overlays_{split}.png"
-    overlay_grid(frames, preds, gts[: len(frames)], fixes, titles, path)
+    overlay_grid(*(list(column) for column in zip(*shown)), path)
     return path
 
 
@@ -115,7 +138,7 @@ def run(args) -> int:
 
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    predictor, train_meta = load_predictor(args.model, args.checkpoint)
+    predictor, train_meta = load_predictor(args.model, args.checkpoint, args.device)
     metrics, per_video, per_frame, all_shards = {}, [], [], []
     for split_args in args.split:
         if len(split_args) < 2:
@@ -131,7 +154,7 @@ def run(args) -> int:
         per_frame += [{"split": name, **r} for r in result["per_frame"]]
         metric_histograms(result["per_frame"], METRICS, out / f"scores_{name}.png",
                           title=f"{args.model} on {name}: per-frame scores")
-        _overlays(name, result["index"], predictor, args.overlays, out)
+        _overlays(name, result["index"], predictor, args.overlays, out, args.seed)
         line = ", ".join(f"{m} {result['summary'][m]:.4f}" for m in METRICS)
         print(f"{args.model} {name} ({result['summary']['n_frames']} frames): {line}")
     _write_csv(out / "per_video.csv", per_video)
@@ -146,8 +169,10 @@ def run(args) -> int:
                             "n_splits": args.n_splits, "gt_maps": args.gt_maps, "seed": args.seed}},
     )
     checkpoint = Path(args.checkpoint)
-    if checkpoint.resolve() != (out / checkpoint.name).resolve():
-        shutil.copy2(checkpoint, out / checkpoint.name)
+    for name in (checkpoint.name, "loss.png", "train.json"):  # the model and its training record
+        source = checkpoint.parent / name
+        if source.exists() and source.resolve() != (out / name).resolve():
+            shutil.copy2(source, out / name)
     if args.model == "center_bias":
         save_map_png(predictor.prior, out / "prior.png", title="centre-bias prior (mean training GT map)")
     with atomic_output(out / "metrics.json") as tmp:

@@ -1,4 +1,4 @@
-"""``salprep train``: fit a model on the training split's shards."""
+"""``salprep train``: fit a registered model on the training split's shards."""
 
 from __future__ import annotations
 
@@ -8,37 +8,97 @@ from pathlib import Path
 import numpy as np
 
 from salprep.atomic import atomic_output
-from salprep.baselines import center_bias_prior
+from salprep.errors import SalprepError
 from salprep.provenance import parse_config_json, shard_record
-
-MODELS = ("center_bias",)
 
 
 def register_parser(sub) -> None:
+    from salprep.models.registry import MODELS
+
     p = sub.add_parser(
         "train",
         help="train a model from store shards",
-        description="Train MODEL on the training split. center_bias: the mean continuous GT map "
-        "over every training frame, saved as prior.npz in --out-dir.",
+        description="Train MODEL on the training split, reading shards only. center_bias: the mean "
+        "continuous GT map over every training frame (prior.npz). lsts_*: the LSTS decoder on the "
+        "pooled I3D features of the videos' i3d_* shards against their GT maps, with the one training "
+        "loop (checkpoint.pt after every epoch, --resume), written as model.pt with loss.png and "
+        "train.json. Recipes (epochs, lr, ...) are the registry's (salprep.models.registry); "
+        "--settings-json overrides keys.",
     )
-    p.add_argument("--model", required=True, choices=MODELS)
-    p.add_argument("--gt", nargs="+", required=True, metavar="SHARD", help="training GT shards")
-    p.add_argument("--out-dir", required=True, help="results/<model>")
+    p.add_argument("--model", required=True, choices=sorted(MODELS))
+    p.add_argument("--gt", nargs="+", required=True, metavar="SHARD",
+                   help="training GT shards store/<ds>/gt/<v>.h5; a model's input shards are read from the same "
+                   "store: store/<ds>/<stage>/<v>.h5")
+    p.add_argument("--out-dir", required=True, help="training folder (results/.train/<model>)")
+    p.add_argument("--settings-json", default=None, help="overrides of the model's recipe (JSON object)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--amp", action="store_true", help="autocast the forward (float16 on CUDA, bfloat16 on CPU)")
+    p.add_argument("--resume", default=None, help="a checkpoint.pt of the same model to continue from")
     p.add_argument("--config-json", default=None, help="effective workflow config, for provenance")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    prior = center_bias_prior(args.gt)
-    meta = {
-        "model": "center_bias",
-        "weights": "none",
-        "train_shards": [shard_record(p) for p in args.gt],
-        "config": parse_config_json(args.config_json),
-    }
+def _settings(spec, text: str | None) -> dict:
+    try:
+        overrides = json.loads(text) if text else {}
+    except ValueError as exc:
+        raise SalprepError(f"--settings-json is not valid JSON ({exc})") from None
+    if not isinstance(overrides, dict):
+        raise SalprepError("--settings-json must be a JSON object")
+    return spec.settings(overrides)
+
+
+def _train_center_bias(args, out: Path, gt: list[str]) -> None:
+    from salprep.baselines import center_bias_prior
+
+    prior = center_bias_prior(gt)
+    meta = {"model": "center_bias", "weights": "none", "train_shards": [shard_record(p) for p in gt],
+            "config": parse_config_json(args.config_json)}
     with atomic_output(out / "prior.npz") as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, prior=prior.astype(np.float32), meta=json.dumps(meta))
-    print(f"{out / 'prior.npz'}: mean GT map of {len(args.gt)} videos, {prior.shape[1]}x{prior.shape[0]}")
+    print(f"{out / 'prior.npz'}: mean GT map of {len(gt)} videos, {prior.shape[1]}x{prior.shape[0]}")
+
+
+def _train_decoder(args, spec, out: Path) -> None:
+    import torch
+
+    from salprep.device import resolve_device
+    from salprep.report import loss_curve
+    from salprep.store import read_attrs
+    from salprep.train import FrameFeatures, fit, video_shards
+
+    settings = _settings(spec, args.settings_json)
+    videos = video_shards(args.gt, spec.inputs)
+    dataset = FrameFeatures(videos, spec.inputs)
+    model, history = fit(spec, settings, dataset, out, device=resolve_device(args.device), amp=args.amp,
+                         resume=args.resume)
+    inputs = sorted({str(p) for v in videos for p in v.inputs.values()})
+    feature_weights = sorted({read_attrs(p)["weights"] for p in inputs})
+    record = {"model": spec.name, "settings": settings, "inputs": list(spec.inputs),
+              "train_videos": [v.video for v in videos], "n_train_frames": len(dataset),
+              "features_weights": feature_weights, "final_loss": history[-1] if history else None,
+              "train_shards": [shard_record(p) for p in inputs + [str(v.gt) for v in videos]],
+              "config": parse_config_json(args.config_json)}
+    with atomic_output(out / "model.pt") as tmp:
+        torch.save({"model": spec.name, "state_dict": model.state_dict(), "settings": settings,
+                    "inputs": list(spec.inputs), "features_weights": feature_weights}, tmp)
+    with atomic_output(out / "train.json") as tmp:
+        tmp.write_text(json.dumps({**record, "history": history}, indent=2, sort_keys=True) + "\n")
+    per_epoch = len(history) // max(1, int(settings["epochs"]))
+    loss_curve(history, out / "loss.png", title=f"{spec.name}: {len(dataset)} frames, {settings['epochs']} epochs",
+               per_epoch=per_epoch)
+    print(f"{out / 'model.pt'}: {spec.name} trained on {len(dataset)} frames of {len(videos)} videos, "
+          f"{len(history)} iterations, final loss {history[-1]:.5g}")
+
+
+def run(args) -> int:
+    from salprep.models.registry import get_model
+
+    spec = get_model(args.model)
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if spec.family == "prior":
+        _train_center_bias(args, out, args.gt)
+    else:
+        _train_decoder(args, spec, out)
     return 0

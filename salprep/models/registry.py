@@ -1,0 +1,94 @@
+"""The model registry: model name -> builder, input stages, target, loss, optimiser, schedule.
+
+``salprep train``, ``salprep evaluate`` and the workflow rules read this one table; a model's
+recipe (:attr:`ModelSpec.recipe`) is the single place its training defaults are stated, and the
+workflow's ``models.<name>`` config section overrides keys of it.
+
+Families share one backbone each and vary by configuration, never by copies of a network:
+
+* ``lsts_rgb`` / ``lsts_flow`` / ``lsts_rgbflow`` -- :class:`~salprep.models.lsts.LSTSDecoder` on
+  the pooled I3D features of one stream (1024 channels) or both concatenated (2048), trained
+  with MSE against the GT map at 360x640, RMSProp (momentum 0), lr 1e-4, weight decay 5e-5, lr
+  halved every 50 iterations (LSTS paper; epochs 10 / 2 / 1).
+* ``center_bias`` -- the mean training GT map (no network; :mod:`salprep.baselines`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from salprep.errors import SalprepError
+
+LSTS_RECIPE = {
+    "epochs": 2,
+    "batch_size": 16,
+    "lr": 1e-4,
+    "weight_decay": 5e-5,
+    "lr_halving_iterations": 50,
+    "frames_per_video": 0,      # 0: every annotated frame each epoch; N: N random frames per video
+    "seed": 0,
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered model.
+
+    Attributes:
+        name: results/<name>.
+        family: ``"lsts"`` or ``"prior"``.
+        inputs: store stages the model reads per frame (besides ``gt``), in channel order.
+        recipe: training defaults (config ``models.<name>`` overrides them).
+        build: ``f(recipe) -> nn.Module`` (None for ``prior``).
+        loss: ``"mse"`` (against the GT map) for LSTS.
+        paper: the published DHF1K val numbers of the seed paper (MODELS.md), for comparison.
+    """
+
+    name: str
+    family: str
+    inputs: tuple[str, ...]
+    recipe: dict = field(default_factory=dict)
+    build: Callable[[dict], Any] | None = None
+    loss: str = "mse"
+    paper: dict = field(default_factory=dict)
+
+    def settings(self, overrides: dict | None = None) -> dict:
+        """The recipe with ``overrides`` applied; unknown keys are refused."""
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(self.recipe))
+        if unknown:
+            raise SalprepError(f"model {self.name}: unknown settings {unknown} (known: {sorted(self.recipe)})")
+        return {**self.recipe, **overrides}
+
+
+def _lsts(in_channels: int) -> Callable[[dict], Any]:
+    def build(recipe: dict):
+        from salprep.models.lsts import LSTSDecoder
+
+        return LSTSDecoder(in_channels=in_channels)
+
+    return build
+
+
+MODELS: dict[str, ModelSpec] = {
+    "center_bias": ModelSpec("center_bias", "prior", ()),
+    "lsts_rgb": ModelSpec("lsts_rgb", "lsts", ("i3d_rgb",), {**LSTS_RECIPE, "epochs": 10}, _lsts(1024),
+                          paper={"auc_judd": 0.8280, "auc_shuffled": 0.6415, "nss": 1.441, "cc": 0.3868}),
+    "lsts_flow": ModelSpec("lsts_flow", "lsts", ("i3d_flow",), {**LSTS_RECIPE, "epochs": 2}, _lsts(1024),
+                           paper={"auc_judd": 0.8616, "auc_shuffled": 0.6983, "nss": 1.2561, "cc": 0.3370}),
+    "lsts_rgbflow": ModelSpec("lsts_rgbflow", "lsts", ("i3d_rgb", "i3d_flow"), {**LSTS_RECIPE, "epochs": 1},
+                              _lsts(2048),
+                              paper={"auc_judd": 0.8306, "auc_shuffled": 0.6218, "nss": 1.3803, "cc": 0.3715}),
+}
+
+
+def get_model(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise SalprepError(f"unknown model {name!r}; registered: {sorted(MODELS)}")
+    return MODELS[name]
+
+
+def decoder_models() -> list[str]:
+    """Models trained by the one training loop (every family but the prior)."""
+    return [name for name, spec in MODELS.items() if spec.family != "prior"]

@@ -1,0 +1,115 @@
+"""The one training loop every decoder uses (:func:`fit`).
+
+Seeded and deterministic on the CPU (the same seed and data give the same weights); tqdm
+progress; a checkpoint after every epoch (``checkpoint.pt``, written atomically) from which
+``resume`` continues; a NaN/Inf loss stops training with a one-line error and keeps the last good
+checkpoint; optional CUDA autocast (``amp``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import torch
+
+from salprep.atomic import atomic_output
+from salprep.errors import SalprepError
+from salprep.progress import progress
+from salprep.train.data import epoch_order
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def make_optimizer(spec, model, settings: dict):
+    """The family's optimiser and per-iteration schedule (LSTS: RMSProp, lr halved every N iterations)."""
+    if spec.family == "lsts":
+        opt = torch.optim.RMSprop(model.parameters(), lr=settings["lr"], momentum=0.0,
+                                  weight_decay=settings["weight_decay"])
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=settings["lr_halving_iterations"], gamma=0.5)
+        return opt, sched
+    raise SalprepError(f"model {spec.name}: no optimiser for family {spec.family!r}")
+
+
+def loss_fn(spec, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The family's loss: pred, target (B, 1, H, W) in [0, 1]."""
+    if spec.loss == "mse":
+        return torch.nn.functional.mse_loss(pred.float(), target)
+    raise SalprepError(f"model {spec.name}: unknown loss {spec.loss!r}")
+
+
+def _save(path: Path, payload: dict) -> None:
+    with atomic_output(path) as tmp:
+        torch.save(payload, os.fspath(tmp))
+
+
+def load_training_checkpoint(path: str | os.PathLike, model_name: str) -> dict:
+    """A ``checkpoint.pt`` to resume from; refuses one of another model."""
+    from salprep.checkpoints import read_checkpoint
+
+    state = read_checkpoint(path, "training checkpoint")
+    found = state.get("model")
+    if found != model_name:
+        raise SalprepError(f"this checkpoint is of model {found!r}, not {model_name!r}", path)
+    return state
+
+
+def fit(spec, settings: dict, dataset, out_dir: str | os.PathLike, *, device="cpu", amp: bool = False,
+        resume: str | os.PathLike | None = None) -> tuple[torch.nn.Module, list[float]]:
+    """Train ``spec``'s model on ``dataset`` for ``settings["epochs"]`` epochs.
+
+    Args:
+        spec: a :class:`~salprep.models.registry.ModelSpec`; settings: its recipe with overrides.
+        dataset: items (input, target (1, H, W) in [0, 1]).
+        out_dir: receives ``checkpoint.pt`` after every epoch.
+        device: torch device; amp: autocast (bfloat16 on CPU, float16 on CUDA) for the forward.
+        resume: a ``checkpoint.pt`` of the same model to continue from.
+
+    Returns:
+        (the trained model in eval mode, the loss of every iteration).
+    """
+    device = torch.device(device)
+    seed = int(settings["seed"])
+    torch.manual_seed(seed)
+    model = spec.build(settings).to(device)
+    opt, sched = make_optimizer(spec, model, settings)
+    history: list[float] = []
+    start = 0
+    if resume is not None:
+        state = load_training_checkpoint(resume, spec.name)
+        model.load_state_dict(state["state_dict"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        history, start = list(state["history"]), int(state["epoch"])
+    out = Path(out_dir)
+    amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    for epoch in range(start, int(settings["epochs"])):
+        torch.manual_seed(seed * 1000 + epoch)  # dropout etc., the same on a resumed run
+        order = epoch_order(dataset, epoch, seed, int(settings.get("frames_per_video", 0)))
+        loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, order),
+                                             batch_size=int(settings["batch_size"]), shuffle=False)
+        model.train()
+        with progress(loader, desc=f"{spec.name} epoch {epoch + 1}/{settings['epochs']}", unit="batch",
+                      leave=False) as bar:
+            for i, (x, y) in enumerate(bar):
+                x, y = x.to(device), y.to(device)
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
+                    pred = model(x)
+                loss = loss_fn(spec, pred, y)
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    last = out / CHECKPOINT
+                    kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written"
+                    raise SalprepError(f"loss became {value} at epoch {epoch + 1}, batch {i + 1}; {kept} "
+                                       "(lower the learning rate?)", out)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                history.append(value)
+                bar.set_postfix(loss=f"{value:.4g}")
+        _save(out / CHECKPOINT, {"model": spec.name, "epoch": epoch + 1, "state_dict": model.state_dict(),
+                                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                                 "history": history, "settings": settings})
+    return model.eval(), history

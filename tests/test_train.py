@@ -1,0 +1,167 @@
+"""The model registry, the shard dataset, the one training loop and decoder evaluation (LSTS)."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from salprep import gt as gtlib
+from salprep.cli import main
+from salprep.errors import SalprepError
+from salprep.models.registry import MODELS, get_model
+from salprep.store import write_shard
+from salprep.train import FrameFeatures, epoch_order, fit, video_shards
+
+T = 6          # frames per video
+SHAPE = (36, 64)  # GT frame size (targets are resized to 360x640)
+
+
+def _write_video_shards(root, video: str, seed: int, stages=("i3d_flow",), windows=(3, 5)):
+    rng = np.random.default_rng(seed)
+    with write_shard(root / "gt" / f"{video}.h5", stage="gt", dataset="t", video=video, n_frames=T,
+                     source_sha256="0", params={}) as shard:
+        fix = np.zeros((T, *SHAPE), np.uint8)
+        fix[:, 10 + seed, 20 + 3 * seed] = 1
+        shard.create_frames("fixations", fix.shape, np.uint8)[...] = fix
+        maps = np.stack([gtlib.quantize_unit(gtlib.saliency_map(f.astype(bool), 4.0)) for f in fix])
+        shard.create_frames("maps", maps.shape, np.uint16)[...] = maps
+        shard.h5["maps"].attrs["scale"] = gtlib.MAP_SCALE
+        ys, xs = np.nonzero(fix[0])
+        shard.put("fixation_points", np.stack([np.arange(T), np.full(T, ys[0]), np.full(T, xs[0])], 1).astype(np.int32))
+    for stage in stages:
+        with write_shard(root / stage / f"{video}.h5", stage=stage, dataset="t", video=video, n_frames=T,
+                         source_sha256="0", params={}, weights="random-init") as shard:
+            shard.put("frame_index", np.asarray(windows, np.int32))
+            feats = rng.random((len(windows), 1024, 5, 5, 5)).astype(np.float16)
+            shard.create_frames("features", feats.shape, np.float16)[...] = feats
+
+
+@pytest.fixture
+def store(tmp_path):
+    root = tmp_path / "store" / "t"
+    for i, video in enumerate(("001", "002", "601")):
+        _write_video_shards(root, video, i, stages=("i3d_rgb", "i3d_flow"))
+    return root
+
+
+SMALL = {"epochs": 2, "batch_size": 4, "lr": 1e-3}
+
+
+def test_registry_names_every_results_model():
+    assert {"center_bias", "lsts_rgb", "lsts_flow", "lsts_rgbflow"} <= set(MODELS)
+    assert get_model("lsts_rgbflow").inputs == ("i3d_rgb", "i3d_flow")
+    assert get_model("lsts_flow").settings({"epochs": 3})["epochs"] == 3
+    with pytest.raises(SalprepError, match="unknown settings"):
+        get_model("lsts_flow").settings({"epoch": 3})
+    with pytest.raises(SalprepError, match="unknown model"):
+        get_model("lsts_depth")
+
+
+def test_frame_features_reuse_the_first_window(store):
+    ds = FrameFeatures(video_shards([store / "gt" / "001.h5"], ("i3d_rgb", "i3d_flow")), ("i3d_rgb", "i3d_flow"))
+    assert len(ds) == T
+    assert ds.items[:, 2].tolist() == [0, 0, 0, 0, 0, 1]  # windows end at frames 3 and 5
+    x, y = ds[5]
+    assert x.shape == (2048, 5, 5, 5) and x.dtype == torch.float32
+    assert y.shape == (1, 360, 640) and 0 <= float(y.min()) and float(y.max()) <= 1
+    with h5py.File(store / "i3d_flow" / "001.h5", "r") as h5:
+        np.testing.assert_array_equal(x[1024:].numpy(), h5["features"][1].astype(np.float32))
+
+
+def test_epoch_order_depends_on_seed_and_epoch_only(store):
+    ds = FrameFeatures(video_shards([store / "gt" / v for v in ("001.h5", "002.h5")], ("i3d_flow",)), ("i3d_flow",))
+    assert epoch_order(ds, 0, 1) == epoch_order(ds, 0, 1) != epoch_order(ds, 1, 1)
+    clips = epoch_order(ds, 0, 1, frames_per_video=2)
+    assert len(clips) == 4 and sorted(np.bincount(ds.video_of()[clips])) == [2, 2]
+
+
+def _train(store, out, extra=(), settings=SMALL, model="lsts_flow"):
+    return main(["train", "--model", model, "--gt", str(store / "gt" / "001.h5"), str(store / "gt" / "002.h5"),
+                 "--out-dir", str(out), "--device", "cpu", "--settings-json", json.dumps(settings), *extra])
+
+
+def test_training_is_deterministic_and_resumable(store, tmp_path):
+    assert _train(store, tmp_path / "a") == 0
+    assert _train(store, tmp_path / "b") == 0
+    a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "model.pt", weights_only=True)
+    assert a["model"] == "lsts_flow" and a["features_weights"] == ["random-init"]
+    for key in a["state_dict"]:
+        assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
+    record = json.loads((tmp_path / "a" / "train.json").read_text())
+    assert len(record["history"]) == 2 * 3 and record["n_train_frames"] == 12  # 12 frames / batch 4, 2 epochs
+    assert (tmp_path / "a" / "loss.png").stat().st_size > 1000
+    # one epoch, then resume for the second: the same weights as two epochs straight
+    assert _train(store, tmp_path / "c", settings={**SMALL, "epochs": 1}) == 0
+    assert _train(store, tmp_path / "c", extra=["--resume", str(tmp_path / "c" / "checkpoint.pt")]) == 0
+    c = torch.load(tmp_path / "c" / "model.pt", weights_only=True)
+    for key in a["state_dict"]:
+        assert torch.allclose(a["state_dict"][key].float(), c["state_dict"][key].float(), atol=1e-6), key
+
+
+def test_training_learns(store, tmp_path):
+    from salprep.train.data import FrameFeatures as FF
+
+    spec = get_model("lsts_flow")
+    ds = FF(video_shards([store / "gt" / "001.h5"], spec.inputs), spec.inputs)
+    _, history = fit(spec, spec.settings({"epochs": 6, "batch_size": 3, "lr": 1e-3}), ds, tmp_path)
+    assert np.mean(history[-2:]) < 0.75 * np.mean(history[:2])  # measured 0.63
+
+
+def test_nan_loss_stops_with_one_line_and_keeps_the_last_checkpoint(store, tmp_path, capsys, monkeypatch):
+    import salprep.train.loop as loop
+
+    real, calls = loop.loss_fn, []
+
+    def nan_in_epoch_2(spec, pred, target):  # 12 frames, batch 4: 3 batches per epoch
+        calls.append(1)
+        loss = real(spec, pred, target)
+        return loss * float("nan") if len(calls) > 3 else loss
+
+    monkeypatch.setattr(loop, "loss_fn", nan_in_epoch_2)
+    out = tmp_path / "nan"
+    capsys.readouterr()
+    assert _train(store, out) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "loss became nan at epoch 2, batch 1" in err
+    assert f"the last good checkpoint is {out / 'checkpoint.pt'}" in err
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 1
+    assert not (out / "model.pt").exists()
+
+
+def test_bad_training_input_is_one_line(store, tmp_path, capsys):
+    def exit2(argv_fn):
+        capsys.readouterr()
+        assert argv_fn() == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and err.startswith("salprep: error: ")
+        return err
+
+    assert _train(store, tmp_path / "ok", settings={**SMALL, "epochs": 1}) == 0
+    assert "is of model 'lsts_flow', not 'lsts_rgb'" in exit2(lambda: _train(
+        store, tmp_path / "x", model="lsts_rgb", extra=["--resume", str(tmp_path / "ok" / "checkpoint.pt")]))
+    (store / "i3d_flow" / "002.h5").unlink()
+    assert f"{store / 'i3d_flow' / '002.h5'}: shard not found" in exit2(lambda: _train(store, tmp_path / "y"))
+    _write_video_shards(store, "002", 1, stages=("i3d_flow",))
+    with h5py.File(store / "i3d_flow" / "002.h5", "a") as h5:
+        h5.attrs["salprep_type"] = "i3d_rgb"
+    assert "expected a 'i3d_flow' shard" in exit2(lambda: _train(store, tmp_path / "z"))
+    assert "unknown settings" in exit2(lambda: _train(store, tmp_path / "w", settings={"epoch": 1}))
+    assert not (tmp_path / "x" / "model.pt").exists() and not (tmp_path / "z" / "model.pt").exists()
+
+
+def test_evaluate_a_trained_decoder(store, tmp_path):
+    assert _train(store, tmp_path / "train", settings={**SMALL, "epochs": 1}) == 0
+    out = tmp_path / "results" / "lsts_flow"
+    assert main(["evaluate", "--model", "lsts_flow", "--checkpoint", str(tmp_path / "train" / "model.pt"),
+                 "--split", "val", str(store / "gt" / "601.h5"), "--out-dir", str(out), "--workers", "1",
+                 "--overlays", "0", "--device", "cpu"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["val"]["n_frames"] == T and np.isfinite(metrics["val"]["nss"])
+    assert {"model.pt", "loss.png", "train.json", "provenance.json"} <= {p.name for p in out.iterdir()}
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["weights"] == "random-init" and prov["train"]["model"] == "lsts_flow"
