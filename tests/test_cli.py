@@ -114,10 +114,10 @@ def test_failed_gt_keeps_existing_shard(tiny_dhf1k, tmp_path, capsys):
 def test_verify_and_evaluate_argument_errors(tmp_path, capsys):
     assert_bad_input(["verify", tmp_path / "missing"], "no such shard", capsys=capsys)
     assert_bad_input(["verify", tmp_path], "no shards", capsys=capsys)
-    junk = tmp_path / "prior.npz"
+    junk = tmp_path / "model.pt"
     junk.write_bytes(b"zzz")
     assert_bad_input(["evaluate", "--model", "center_bias", "--checkpoint", junk, "--split", "val", "x.h5",
-                      "--out-dir", tmp_path / "r"], "prior.npz", capsys=capsys)
+                      "--out-dir", tmp_path / "r"], "model.pt: not a PyTorch checkpoint", capsys=capsys)
 
 
 def test_wrong_stage_shard_is_rejected(tiny_dhf1k, tmp_path, capsys):

@@ -109,7 +109,7 @@ def test_train_and_evaluate_commands(gt_shards, tmp_path, capsys):
     train_dir, out = tmp_path / "train", tmp_path / "results" / "center_bias"
     assert main(["train", "--model", "center_bias", "--gt", str(gt_shards[0]), "--out-dir", str(train_dir),
                  "--config-json", '{"dataset": "tiny"}']) == 0
-    assert main(["evaluate", "--model", "center_bias", "--checkpoint", str(train_dir / "prior.npz"),
+    assert main(["evaluate", "--model", "center_bias", "--checkpoint", str(train_dir / "model.pt"),
                  "--split", "val", str(gt_shards[1]), "--split", "train", str(gt_shards[0]),
                  "--out-dir", str(out), "--overlays", "2", "--config-json", '{"dataset": "tiny"}']) == 0
     assert "center_bias val (6 frames)" in capsys.readouterr().out
@@ -122,6 +122,7 @@ def test_train_and_evaluate_commands(gt_shards, tmp_path, capsys):
     assert prov["config"] == {"dataset": "tiny"} and len(prov["shards"]) == 2
     assert all(len(s["sha256"]) == 64 for s in prov["shards"])
     assert prov["train"]["train_shards"][0]["stage"] == "gt"
-    for name in ("prior.npz", "prior.png", "per_frame.csv", "per_video.csv", "scores_val.png",
+    assert not (out / "model.pt").exists()  # CONTRACT: no model.pt for center_bias
+    for name in ("prior.png", "per_frame.csv", "per_video.csv", "scores_val.png",
                  "overlays_val.png", "overlays_train.png"):
         assert (out / name).stat().st_size > 0, name

@@ -53,7 +53,7 @@ def demo_run(tmp_path_factory):
     workdir = base / "run"
     assert planned_jobs(workdir, "results/center_bias", "shards") == {
         "demo_data": 1, "demo_weights": 1, "gt": 6, "flow_tvl1": 7, "flow_spynet": 7, "depth": 7,
-        "i3d_rgb": 7, "i3d_flow": 7, "train_center_bias": 1, "evaluate_center_bias": 1, "shards": 1}
+        "i3d_rgb": 7, "i3d_flow": 7, "train": 1, "evaluate": 1, "shards": 1}
     proc = snakemake(workdir, "results/center_bias", "shards")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return workdir
@@ -100,16 +100,29 @@ def test_run_settings_replan_nothing_but_a_setting_reruns_its_stage(demo_run):
     assert planned_jobs(demo_run, "shards", configs=("tiny.yaml", "stride.yaml")) == {"i3d_flow": 7, "shards": 1}
 
 
+def test_unrelated_config_replans_no_training(demo_run):
+    """A model's params are its own models.<name> section and its input stages' versions only."""
+    (demo_run.parent / "unrelated.yaml").write_text(
+        "evaluate: {workers: 1}\nstages: {flow_tvl1: {batch_size: 3}}\nmodels: {lsts_flow: {epochs: 3}}\n"
+        "train: {device: cpu}\n")
+    assert planned_jobs(demo_run, "results/center_bias", configs=("tiny.yaml", "unrelated.yaml")) == {}
+    # a decoder is planned as the same two rules with its own wildcard (dry run: the tiny demo's
+    # features are not LSTS-sized); its settings change only its own jobs
+    assert planned_jobs(demo_run, "results/lsts_flow") == {"train": 1, "evaluate": 1}
+    (demo_run.parent / "cb.yaml").write_text("evaluate: {n_other: 5}\n")
+    assert planned_jobs(demo_run, "results/center_bias", configs=("tiny.yaml", "cb.yaml")) == {"evaluate": 1}
+
+
 def test_nothing_to_do_then_only_changed_video_reruns(demo_run):
     assert planned_jobs(demo_run) == {}
     val_video = demo_run / "data" / "demo" / "video" / "602.AVI"
     write_video(val_video, list(iter_frames(val_video)), quality=6)  # new content, same frames
-    assert planned_jobs(demo_run) == {"gt": 1, "evaluate_center_bias": 1}
+    assert planned_jobs(demo_run) == {"gt": 1, "evaluate": 1}
     assert planned_jobs(demo_run, "shards") == {
         "gt": 1, "flow_tvl1": 1, "flow_spynet": 1, "depth": 1, "i3d_rgb": 1, "i3d_flow": 1, "shards": 1}
     train_video = demo_run / "data" / "demo" / "video" / "003.AVI"
     write_video(train_video, list(iter_frames(train_video)), quality=6)
-    assert planned_jobs(demo_run) == {"gt": 2, "train_center_bias": 1, "evaluate_center_bias": 1}
+    assert planned_jobs(demo_run) == {"gt": 2, "train": 1, "evaluate": 1}
 
 
 def test_config_is_validated(tmp_path):

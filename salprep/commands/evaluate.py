@@ -26,7 +26,7 @@ def register_parser(sub) -> None:
         "per_frame.csv, provenance.json, score histograms and overlay images into --out-dir.",
     )
     p.add_argument("--model", required=True, help="a registered model (salprep.models.registry)")
-    p.add_argument("--checkpoint", required=True, help="trained model file (center_bias: prior.npz; others: model.pt)")
+    p.add_argument("--checkpoint", required=True, help="the model.pt written by salprep train")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (decoders)")
     p.add_argument("--split", nargs="+", action="append", required=True, metavar=("NAME", "SHARD"),
                    help="a split name followed by its GT shards; repeat for several splits")
@@ -63,12 +63,13 @@ def load_predictor(model: str, checkpoint: str, device: str = "cpu"):
         weights = state.get("features_weights") or ["none"]
         return DecoderPredictor(found, net, dev), {"model": model, "weights": "+".join(weights),
                                                    "settings": state.get("settings")}
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            prior = npz["prior"]
-            meta = json.loads(str(npz["meta"]))
-    except (OSError, KeyError, ValueError) as exc:
-        raise SalprepError(f"not a center_bias prior.npz ({exc.__class__.__name__}: {exc})", path) from None
+    from salprep.checkpoints import read_checkpoint
+
+    state = read_checkpoint(path, "center_bias model.pt")
+    if state.get("model") != "center_bias" or "prior" not in state:
+        raise SalprepError(f"not a center_bias model.pt (model {state.get('model')!r})", path)
+    prior = state["prior"].numpy()
+    meta = json.loads(str(state.get("meta", "{}")))
     return PriorPredictor(prior), meta
 
 
@@ -169,7 +170,8 @@ def run(args) -> int:
                             "n_splits": args.n_splits, "gt_maps": args.gt_maps, "seed": args.seed}},
     )
     checkpoint = Path(args.checkpoint)
-    for name in (checkpoint.name, "loss.png", "train.json"):  # the model and its training record
+    kept = ("loss.png", "train.json") if args.model == "center_bias" else (checkpoint.name, "loss.png", "train.json")
+    for name in kept:  # the model (not the prior: CONTRACT) and its training record
         source = checkpoint.parent / name
         if source.exists() and source.resolve() != (out / name).resolve():
             shutil.copy2(source, out / name)

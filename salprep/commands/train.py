@@ -19,10 +19,10 @@ def register_parser(sub) -> None:
         "train",
         help="train a model from store shards",
         description="Train MODEL on the training split, reading shards only. center_bias: the mean "
-        "continuous GT map over every training frame (prior.npz). lsts_*: the LSTS decoder on the "
+        "continuous GT map over every training frame. lsts_*: the LSTS decoder on the "
         "pooled I3D features of the videos' i3d_* shards against their GT maps, with the one training "
-        "loop (checkpoint.pt after every epoch, --resume), written as model.pt with loss.png and "
-        "train.json. Recipes (epochs, lr, ...) are the registry's (salprep.models.registry); "
+        "loop (checkpoint.pt after every epoch, --resume), with loss.png and train.json. Both write "
+        "--out-dir/model.pt. Recipes (epochs, lr, ...) are the registry's (salprep.models.registry); "
         "--settings-json overrides keys.",
     )
     p.add_argument("--model", required=True, choices=sorted(MODELS))
@@ -49,14 +49,17 @@ def _settings(spec, text: str | None) -> dict:
 
 
 def _train_center_bias(args, out: Path, gt: list[str]) -> None:
+    import torch
+
     from salprep.baselines import center_bias_prior
 
     prior = center_bias_prior(gt)
     meta = {"model": "center_bias", "weights": "none", "train_shards": [shard_record(p) for p in gt],
             "config": parse_config_json(args.config_json)}
-    with atomic_output(out / "prior.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, prior=prior.astype(np.float32), meta=json.dumps(meta))
-    print(f"{out / 'prior.npz'}: mean GT map of {len(gt)} videos, {prior.shape[1]}x{prior.shape[0]}")
+    with atomic_output(out / "model.pt") as tmp:
+        torch.save({"model": "center_bias", "prior": torch.from_numpy(prior.astype(np.float32)),
+                    "meta": json.dumps(meta)}, tmp)
+    print(f"{out / 'model.pt'}: centre-bias prior = mean GT map of {len(gt)} videos, {prior.shape[1]}x{prior.shape[0]}")
 
 
 def _train_decoder(args, spec, out: Path) -> None:
