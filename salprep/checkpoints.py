@@ -107,11 +107,12 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Mappin
     return state
 
 
-def load_checkpoint(module, path: str | os.PathLike, spec: CheckpointSpec) -> dict[str, Any]:
+def load_checkpoint(module, path: str | os.PathLike | Mapping, spec: CheckpointSpec) -> dict[str, Any]:
     """Load an original checkpoint file into ``module`` (strict), returning its non-tensor entries.
 
     The expected keys and shapes are the module's own ``state_dict()``; the module is left on
-    the CPU in float32 as built, in eval mode.
+    the CPU in float32 as built, in eval mode. ``path`` may also be an already loaded state_dict
+    (checked the same way; messages then name no file).
 
     Raises:
         SalprepError: see :func:`read_checkpoint`; plus missing/unexpected keys, wrong shapes,
@@ -119,8 +120,11 @@ def load_checkpoint(module, path: str | os.PathLike, spec: CheckpointSpec) -> di
     """
     import torch
 
-    path = Path(path)
-    state = read_checkpoint(path, f"{spec.name} checkpoint")
+    if isinstance(path, Mapping):
+        state, path = path, None
+    else:
+        path = Path(path)
+        state = read_checkpoint(path, f"{spec.name} checkpoint")
     extras = {k: state[k] for k in spec.non_tensors if k in state}
     keys = [str(k) for k in state if str(k) not in spec.non_tensors]
     renames = [(old, new) for old, new in spec.renames if any(old in k for k in keys)]

@@ -38,14 +38,13 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from salprep.checkpoints import read_checkpoint, short_list
+from salprep.checkpoints import CheckpointSpec, load_checkpoint
 from salprep.errors import SalprepError
 
 #: ImageNet statistics used to normalise RGB in [0, 1] (torchvision's VGG16 weights).
@@ -66,7 +65,6 @@ VGG16_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
 #: RGB channels at the front of the input.
 N_RGB = 3
 
-_FILE_WHAT = "VGG16 checkpoint"
 
 
 def _scaled(channels: int, width: float) -> int:
@@ -230,7 +228,6 @@ class SalBCE(nn.Module):
 # VGG16 ImageNet weights
 # --------------------------------------------------------------------------------------------
 
-_FEATURE_KEY = re.compile(r"features\.(\d+)\.")
 
 
 def _diagnose(keys: list[str]) -> str | None:
@@ -244,12 +241,17 @@ def _diagnose(keys: list[str]) -> str | None:
     return None
 
 
+#: torchvision vgg16 files: ``classifier.*`` is there and unused (the 13 convs are checked)
+VGG16_CHECKPOINT = CheckpointSpec(name="VGG16", allowed_extra=("classifier.",), diagnose=lambda s: _diagnose(list(s)))
+
+
 def load_vgg16_features(model: SalBCE, state_dict_or_path: Mapping[str, Any] | str | os.PathLike) -> SalBCE:
     """Copy torchvision VGG16 ImageNet weights (``features.0`` .. ``features.28``) into ``model``.
 
     Reads a torchvision ``vgg16`` state_dict -- a mapping, or a file read with
     :func:`~salprep.checkpoints.read_checkpoint` (e.g. ``vgg16-397923af.pth``; users bring it,
-    nothing is downloaded). ``classifier.*`` and ``features.30+`` are ignored; every other key
+    nothing is downloaded), checked by the one checkpoint loader
+    (:func:`salprep.checkpoints.load_checkpoint`): ``classifier.*`` is ignored; every other key
     must be one of the 13 convs' weight/bias with torchvision's shape. ``features.0.weight``
     (64, 3, 3, 3) fills the RGB filters of ``model.first_conv``; the filters of its extra
     channels are then reset to the RGB mean (:func:`init_extra_channels`). The decoder is left
@@ -260,68 +262,17 @@ def load_vgg16_features(model: SalBCE, state_dict_or_path: Mapping[str, Any] | s
         SalprepError: one line naming the file: ``model.width != 1.0``; unreadable file;
             missing, unexpected or wrongly shaped keys; non-float or NaN/Inf weights.
     """
-    path = None
-    if isinstance(state_dict_or_path, Mapping):
-        state = state_dict_or_path
-    else:
-        path = Path(state_dict_or_path)
     if not isinstance(model, SalBCE):
         raise TypeError(f"load_vgg16_features expects a SalBCE model, got {type(model).__name__}")
     if model.width != 1.0:
+        where = None if isinstance(state_dict_or_path, Mapping) else state_dict_or_path
         raise SalprepError(
-            f"VGG16 weights fit only SalBCE(width=1.0), this model has width={model.width:g}", path
+            f"VGG16 weights fit only SalBCE(width=1.0), this model has width={model.width:g}", where
         )
-    if path is not None:
-        state = read_checkpoint(path, _FILE_WHAT)
-
-    keys = [str(k) for k in state]
-    tensors = {str(k): v for k, v in state.items()}
-    reason = _diagnose(keys)
-    if reason:
-        raise SalprepError(f"not a {_FILE_WHAT}: {reason}", path)
-
-    expected: dict[str, tuple[int, ...]] = {}
-    for i in VGG16_CONV_INDICES:
-        conv = model.features[i]
-        weight_shape = tuple(conv.weight.shape)
-        if i == 0:
-            weight_shape = (weight_shape[0], N_RGB, *weight_shape[2:])
-        expected[f"features.{i}.weight"] = weight_shape
-        expected[f"features.{i}.bias"] = tuple(conv.bias.shape)
-
-    def ignored(key: str) -> bool:
-        if key.startswith("classifier."):
-            return True
-        match = _FEATURE_KEY.match(key)
-        return match is not None and int(match.group(1)) >= 30
-
-    missing = [k for k in expected if k not in tensors]
-    unexpected = [k for k in keys if k not in expected and not ignored(k)]
-    wrong_shape, bad_values = [], []
-    for key, shape in expected.items():
-        if key not in tensors:
-            continue
-        value = tensors[key]
-        if not isinstance(value, torch.Tensor):
-            wrong_shape.append(f"{key} ({type(value).__name__}, not a tensor)")
-        elif tuple(value.shape) != shape:
-            wrong_shape.append(f"{key} {tuple(value.shape)} (expected {shape})")
-        elif not value.is_floating_point():
-            bad_values.append(f"{key} has dtype {value.dtype}")
-        elif not bool(torch.isfinite(value).all()):
-            bad_values.append(f"{key} holds NaN/Inf")
-    problems = []
-    if missing:
-        problems.append(f"missing keys {short_list(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys {short_list(unexpected)}")
-    if wrong_shape:
-        problems.append(f"wrong shapes {short_list(wrong_shape, 3)}")
-    if problems:
-        raise SalprepError(f"not a {_FILE_WHAT} ({len(keys)} entries): " + "; ".join(problems), path)
-    if bad_values:
-        raise SalprepError(f"unusable {_FILE_WHAT}: {short_list(bad_values, 3)}", path)
-
+    reference = nn.Module()  # torchvision's vgg16 layout up to conv5_3, 3 input channels
+    reference.features, _ = _make_layers(ENCODER_CFG, N_RGB, 1.0)
+    load_checkpoint(reference, state_dict_or_path, VGG16_CHECKPOINT)
+    tensors = reference.state_dict()
     with torch.no_grad():
         for i in VGG16_CONV_INDICES:
             conv = model.features[i]
