@@ -21,10 +21,12 @@ COMMANDS = {
     "gt": "gt",
     "flow": "flow",
     "depth": "depth",
+    "frames": "frames",
     "features": "features",
     "train": "train",
     "evaluate": "evaluate",
     "verify": "verify",
+    "report": "report",
 }
 
 

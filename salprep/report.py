@@ -101,3 +101,55 @@ def loss_curve(history: list[float], path: str | Path, title: str = "", per_epoc
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+SUMMARY_METRICS = ("auc_judd", "auc_shuffled", "nss", "cc", "sim", "kld")
+_HEADERS = {"auc_judd": "AUC-J", "auc_shuffled": "sAUC", "nss": "NSS", "cc": "CC", "sim": "SIM", "kld": "KLD"}
+
+
+def _cell(value) -> str:
+    return "–" if value is None or (isinstance(value, float) and not np.isfinite(value)) else f"{value:.3f}"
+
+
+def summary_markdown(rows: dict[str, dict], paper: dict[str, dict], split: str, note: str) -> str:
+    """Markdown table: each model's ``split`` metrics beside the published DHF1K val numbers.
+
+    Args:
+        rows: model -> its metrics.json (split -> metric -> value), None where not built.
+        paper: model -> published metrics (MODELS.md), may be empty.
+        note: a line saying where the numbers come from (e.g. random-init features, synthetic data).
+    """
+    head = "| model | " + " | ".join(_HEADERS[m] for m in SUMMARY_METRICS) + " | frames | published (DHF1K val) " \
+        + " / ".join(_HEADERS[m] for m in ("auc_judd", "auc_shuffled", "nss", "cc", "sim")) + " |"
+    lines = [f"# Model comparison ({split})", "", note, "", head, "|" + "---|" * (len(SUMMARY_METRICS) + 3)]
+    for model, metrics in rows.items():
+        got = (metrics or {}).get(split, {})
+        published = paper.get(model) or {}
+        pub = " / ".join(_cell(published.get(m)) for m in ("auc_judd", "auc_shuffled", "nss", "cc", "sim")) \
+            if published else "–"
+        lines.append(f"| {model} | " + " | ".join(_cell(got.get(m)) for m in SUMMARY_METRICS)
+                     + f" | {got.get('n_frames', '–')} | {pub} |")
+    return "\n".join(lines) + "\n"
+
+
+def summary_chart(rows: dict[str, dict], split: str, path: str | Path, title: str = "") -> None:
+    """Grouped bars of NSS, CC and SIM per model (the centre bias drawn as a reference line)."""
+    metrics = ("nss", "cc", "sim")
+    models = list(rows)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.8), dpi=100)
+    for ax, metric in zip(axes, metrics):
+        values = [((rows[m] or {}).get(split, {}) or {}).get(metric) for m in models]
+        values = [np.nan if v is None else v for v in values]
+        colors = ["0.6" if m == "center_bias" else "C0" for m in models]
+        ax.bar(range(len(models)), values, color=colors)
+        base = ((rows.get("center_bias") or {}).get(split, {}) or {}).get(metric)
+        if base is not None:
+            ax.axhline(base, color="C3", lw=1, ls="--", label="center_bias")
+            ax.legend(loc="upper right", fontsize=8)
+        ax.set_xticks(range(len(models)))
+        ax.set_xticklabels(models, rotation=60, ha="right", fontsize=8)
+        ax.set_title(_HEADERS[metric])
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -97,6 +97,7 @@ STAGES: dict[str, StageSpec] = {
     "flow_tvl1": _sampled("2", flow=DatasetSpec(4, "int8", per="entry")),
     "flow_spynet": _sampled("2", flow=DatasetSpec(4, "float16", per="entry")),
     "depth": _sampled("1", disparity=DatasetSpec(3, "float16", per="entry")),
+    "frames": _sampled("1", frames=DatasetSpec(4, "uint8", per="entry")),
     "i3d_rgb": _sampled("1", features=DatasetSpec(5, "float16", per="entry")),
     "i3d_flow": _sampled("1", features=DatasetSpec(5, "float16", per="entry")),
 }

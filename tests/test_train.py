@@ -165,3 +165,45 @@ def test_evaluate_a_trained_decoder(store, tmp_path):
     assert {"model.pt", "loss.png", "train.json", "provenance.json"} <= {p.name for p in out.iterdir()}
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["weights"] == "random-init" and prov["train"]["model"] == "lsts_flow"
+
+
+def _write_image_shards(root, video: str, seed: int):
+    rng = np.random.default_rng(seed)
+    with write_shard(root / "frames" / f"{video}.h5", stage="frames", dataset="t", video=video, n_frames=T,
+                     source_sha256="0", params={}) as shard:
+        shard.put("frame_index", np.arange(T, dtype=np.int32))
+        shard.create_frames("frames", (T, 32, 48, 3), np.uint8)[...] = rng.integers(0, 256, (T, 32, 48, 3))
+    with write_shard(root / "depth" / f"{video}.h5", stage="depth", dataset="t", video=video, n_frames=T,
+                     source_sha256="0", params={}, weights="random-init") as shard:
+        shard.put("frame_index", np.arange(0, T, 2, dtype=np.int32))  # every 2nd frame, held between
+        shard.create_frames("disparity", (T // 2, *SHAPE), np.float16)[...] = rng.random((T // 2, *SHAPE))
+
+
+def test_salbce_inputs_hold_sampled_depth(store):
+    for i, video in enumerate(("001", "601")):
+        _write_image_shards(store, video, i)
+    ds = FrameFeatures(video_shards([store / "gt" / "001.h5"], ("frames", "depth")), ("frames", "depth"))
+    assert ds.image_size == (32, 48) and ds.target_size == (32, 48)
+    assert ds.items[:, 3].tolist() == [0, 0, 1, 1, 2, 2]  # depth of frames 0, 2, 4 held for 1, 3, 5
+    x, y = ds[3]
+    assert x.shape == (4, 32, 48) and y.shape == (1, 32, 48)
+    with h5py.File(store / "frames" / "001.h5", "r") as h5:
+        np.testing.assert_allclose(x[:3].numpy(), h5["frames"][3].transpose(2, 0, 1) / 255, atol=1e-6)
+    x2, _ = ds[2]
+    torch.testing.assert_close(x[3], x2[3])  # frame 3 holds frame 2's depth
+    assert ds.input_key(3) == (0, 3, 1)  # video, frames entry, depth entry
+
+
+def test_salbce_trains_and_evaluates(store, tmp_path):
+    for i, video in enumerate(("001", "002", "601")):
+        _write_image_shards(store, video, i)
+    settings = {"epochs": 2, "batch_size": 4, "width": 0.125, "lr": 1e-3}
+    assert _train(store, tmp_path / "train", settings=settings, model="salbce_depth_coord") == 0
+    state = torch.load(tmp_path / "train" / "model.pt", weights_only=True)
+    assert state["model"] == "salbce_depth_coord" and state["state_dict"]["features.0.weight"].shape[1] == 6
+    out = tmp_path / "results" / "salbce_depth_coord"
+    assert main(["evaluate", "--model", "salbce_depth_coord", "--checkpoint", str(tmp_path / "train" / "model.pt"),
+                 "--split", "val", str(store / "gt" / "601.h5"), "--out-dir", str(out), "--workers", "1",
+                 "--overlays", "0", "--device", "cpu"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["val"]["n_frames"] == T
+    assert "salbce_depth_coord" in json.loads((tmp_path / "train" / "train.json").read_text())["model"]

@@ -10,12 +10,13 @@ from salprep.stages.runner import DTYPES
 
 
 def add_stage_arguments(p, defaults: dict, unit: str) -> None:
-    """``--out``, ``--dataset-name``, ``--video-id``, ``--device`` and, where the stage has them,
+    """``--out``, ``--dataset-name``, ``--video-id`` and, where the stage has them, ``--device``,
     ``--dtype`` and ``--batch-size`` (``unit``: what a batch counts, e.g. "windows")."""
     p.add_argument("--out", required=True, help="output shard (.h5)")
     p.add_argument("--dataset-name", default="unknown", help="dataset name recorded in the shard")
     p.add_argument("--video-id", default=None, help="video id recorded in the shard (default: file stem)")
-    p.add_argument("--device", default=defaults["device"], help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    if "device" in defaults:
+        p.add_argument("--device", default=defaults["device"], help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     if "dtype" in defaults:
         p.add_argument("--dtype", choices=DTYPES, default=defaults["dtype"],
                        help="autocast dtype (default: %(default)s)")

@@ -20,7 +20,8 @@ def register_parser(sub) -> None:
         help="train a model from store shards",
         description="Train MODEL on the training split, reading shards only. center_bias: the mean "
         "continuous GT map over every training frame. lsts_*: the LSTS decoder on the "
-        "pooled I3D features of the videos' i3d_* shards against their GT maps, with the one training "
+        "pooled I3D features of the videos' i3d_* shards; salbce_*: SalBCE on their frames shards (plus "
+        "depth or flow_spynet); both against the GT maps, with the one training "
         "loop (checkpoint.pt after every epoch, --resume), with loss.png and train.json. Both write "
         "--out-dir/model.pt. Recipes (epochs, lr, ...) are the registry's (salprep.models.registry); "
         "--settings-json overrides keys.",
@@ -72,7 +73,7 @@ def _train_decoder(args, spec, out: Path) -> None:
 
     settings = _settings(spec, args.settings_json)
     videos = video_shards(args.gt, spec.inputs)
-    dataset = FrameFeatures(videos, spec.inputs)
+    dataset = FrameFeatures(videos, spec.inputs, spec.target_size)
     model, history = fit(spec, settings, dataset, out, device=resolve_device(args.device), amp=args.amp,
                          resume=args.resume)
     inputs = sorted({str(p) for v in videos for p in v.inputs.values()})

@@ -9,7 +9,6 @@ window once however many frames share it.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -34,7 +33,8 @@ def load_model_file(path: str | os.PathLike, device="cpu"):
 
 
 class DecoderPredictor:
-    """Maps (K, 360, 640) of a trained decoder for frames of a GT-indexed video."""
+    """Maps of a trained decoder for frames of a GT-indexed video (LSTS: (K, 360, 640); SalBCE:
+    (K, H, W) at the frames size; the protocol resizes them to the GT frame)."""
 
     def __init__(self, spec, model, device="cpu", batch_size: int = 8):
         self.spec, self.model, self.device, self.batch_size = spec, model, device, batch_size
@@ -42,29 +42,19 @@ class DecoderPredictor:
     def predict(self, video, frames: np.ndarray) -> np.ndarray:
         import torch
 
-        from salprep.store import open_shard
-        from salprep.models.lsts import lsts_frame_features
-        from salprep.train.data import check_feature_shard
+        from salprep.train.data import FrameFeatures, video_shards
 
-        frames = np.asarray(frames, dtype=np.int64)
-        per_stage = []
-        for stage in self.spec.inputs:
-            path = Path(video.path).parent.parent / stage / Path(video.path).name
-            index = check_feature_shard(path, stage, video.n_frames)
-            per_stage.append((path, stage, lsts_frame_features(index, video.n_frames)[frames]))
-        keys = np.stack([e for _, _, e in per_stage], axis=1)  # (K, stages): the windows each frame uses
-        unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-        maps = np.empty((len(unique), 360, 640), dtype=np.float32)
-        handles = [open_shard(path, stage) for path, stage, _ in per_stage]
-        try:
-            with torch.inference_mode():
-                for lo in range(0, len(unique), self.batch_size):
-                    rows = unique[lo: lo + self.batch_size]
-                    feats = np.stack([np.concatenate([h["features"][int(k)] for h, k in zip(handles, row)])
-                                      for row in rows]).astype(np.float32)
-                    out = self.model(torch.from_numpy(feats).to(self.device))
-                    maps[lo: lo + len(rows)] = out[:, 0].float().cpu().numpy()
-        finally:
-            for h in handles:
-                h.close()
-        return maps[inverse.reshape(-1)]
+        data = FrameFeatures(video_shards([video.path], self.spec.inputs), self.spec.inputs, self.spec.target_size)
+        if len(data) != video.n_frames:
+            raise SalprepError(f"{len(data)} frames in the input shards, {video.n_frames} in the GT", video.path)
+        keys = [data.input_key(int(t)) for t in frames]
+        unique = sorted(set(keys))  # frames sharing a window / a held input are computed once
+        first = {key: int(t) for key, t in zip(reversed(keys), reversed(list(frames)))}
+        maps = {}
+        with torch.inference_mode():
+            for lo in range(0, len(unique), self.batch_size):
+                chunk = unique[lo: lo + self.batch_size]
+                x = torch.stack([data.inputs(first[key]) for key in chunk]).to(self.device)
+                out = self.model(x)[:, 0].float().cpu().numpy()
+                maps.update(zip(chunk, out))
+        return np.stack([maps[key] for key in keys])

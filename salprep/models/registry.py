@@ -10,6 +10,11 @@ Families share one backbone each and vary by configuration, never by copies of a
   the pooled I3D features of one stream (1024 channels) or both concatenated (2048), trained
   with MSE against the GT map at 360x640, RMSProp (momentum 0), lr 1e-4, weight decay 5e-5, lr
   halved every 50 iterations (LSTS paper; epochs 10 / 2 / 1).
+* ``salbce_rgb`` / ``salbce_depth`` / ``salbce_depth_coord`` / ``salbce_flow`` --
+  :class:`~salprep.models.salbce.SalBCE` (one VGG16 encoder-decoder) on the stored RGB frames
+  (``frames`` stage, 256x192), plus the monodepth2 disparity (every 10th frame, held between),
+  CoordConv channels, or the SpyNet flow (every 11th frame, held); BCE on 4x4-pooled maps, Adam
+  lr 1e-5 (or SGD Nesterov lr 1e-3), ReduceLROnPlateau (factor 0.1, patience 2) on the epoch loss.
 * ``center_bias`` -- the mean training GT map (no network; :mod:`salprep.baselines`).
 """
 
@@ -20,6 +25,7 @@ from typing import Any, Callable
 
 from salprep.errors import SalprepError
 
+LSTS_SIZE = (360, 640)  # the decoder's output and training target size
 LSTS_RECIPE = {
     "epochs": 2,
     "batch_size": 16,
@@ -27,6 +33,21 @@ LSTS_RECIPE = {
     "weight_decay": 5e-5,
     "lr_halving_iterations": 50,
     "frames_per_video": 0,      # 0: every annotated frame each epoch; N: N random frames per video
+    "seed": 0,
+}
+
+
+SALBCE_RECIPE = {
+    "epochs": 10,
+    "batch_size": 12,
+    "optimizer": "adam",        # adam (lr 1e-5) | sgd (Nesterov, momentum 0.9; the thesis used lr 1e-3)
+    "lr": 1e-5,
+    "weight_decay": 0.0,
+    "plateau_factor": 0.1,
+    "plateau_patience": 2,
+    "width": 1.0,               # channel multiplier; 1.0 = SalGAN's VGG16 (ImageNet weights fit only then)
+    "vgg16": "",                # optional local torchvision vgg16 state_dict for the encoder
+    "frames_per_video": 0,
     "seed": 0,
 }
 
@@ -41,7 +62,9 @@ class ModelSpec:
         inputs: store stages the model reads per frame (besides ``gt``), in channel order.
         recipe: training defaults (config ``models.<name>`` overrides them).
         build: ``f(recipe) -> nn.Module`` (None for ``prior``).
-        loss: ``"mse"`` (against the GT map) for LSTS.
+        loss: ``"mse"`` (LSTS, against the GT map at 360x640) or ``"bce"`` (SalBCE, on 4x4-pooled
+            maps at the frames size).
+        target_size: (H, W) of the training targets; None = the input frames' size.
         paper: the published DHF1K val numbers of the seed paper (MODELS.md), for comparison.
     """
 
@@ -51,6 +74,7 @@ class ModelSpec:
     recipe: dict = field(default_factory=dict)
     build: Callable[[dict], Any] | None = None
     loss: str = "mse"
+    target_size: tuple[int, int] | None = None
     paper: dict = field(default_factory=dict)
 
     def settings(self, overrides: dict | None = None) -> dict:
@@ -71,15 +95,37 @@ def _lsts(in_channels: int) -> Callable[[dict], Any]:
     return build
 
 
+def _salbce(in_channels: int, coordconv: bool) -> Callable[[dict], Any]:
+    def build(recipe: dict):
+        from salprep.models.salbce import SalBCE, load_vgg16_features
+
+        model = SalBCE(in_channels=in_channels, coordconv=coordconv, width=recipe["width"])
+        if recipe.get("vgg16"):
+            load_vgg16_features(model, recipe["vgg16"])
+        return model
+
+    return build
+
+
 MODELS: dict[str, ModelSpec] = {
     "center_bias": ModelSpec("center_bias", "prior", ()),
-    "lsts_rgb": ModelSpec("lsts_rgb", "lsts", ("i3d_rgb",), {**LSTS_RECIPE, "epochs": 10}, _lsts(1024),
+    "lsts_rgb": ModelSpec("lsts_rgb", "lsts", ("i3d_rgb",), {**LSTS_RECIPE, "epochs": 10}, _lsts(1024), "mse", LSTS_SIZE,
                           paper={"auc_judd": 0.8280, "auc_shuffled": 0.6415, "nss": 1.441, "cc": 0.3868}),
-    "lsts_flow": ModelSpec("lsts_flow", "lsts", ("i3d_flow",), {**LSTS_RECIPE, "epochs": 2}, _lsts(1024),
+    "lsts_flow": ModelSpec("lsts_flow", "lsts", ("i3d_flow",), {**LSTS_RECIPE, "epochs": 2}, _lsts(1024), "mse",
+                           LSTS_SIZE,
                            paper={"auc_judd": 0.8616, "auc_shuffled": 0.6983, "nss": 1.2561, "cc": 0.3370}),
     "lsts_rgbflow": ModelSpec("lsts_rgbflow", "lsts", ("i3d_rgb", "i3d_flow"), {**LSTS_RECIPE, "epochs": 1},
-                              _lsts(2048),
+                              _lsts(2048), "mse", LSTS_SIZE,
                               paper={"auc_judd": 0.8306, "auc_shuffled": 0.6218, "nss": 1.3803, "cc": 0.3715}),
+    "salbce_rgb": ModelSpec("salbce_rgb", "salbce", ("frames",), SALBCE_RECIPE, _salbce(3, False), "bce",
+                            paper={"auc_judd": 0.880, "auc_shuffled": 0.632, "nss": 2.285, "cc": 0.420, "sim": 0.339}),
+    "salbce_depth": ModelSpec("salbce_depth", "salbce", ("frames", "depth"), SALBCE_RECIPE, _salbce(4, False), "bce",
+                              paper={"auc_judd": 0.895, "auc_shuffled": 0.648, "nss": 2.524, "cc": 0.463,
+                                     "sim": 0.351}),
+    "salbce_depth_coord": ModelSpec("salbce_depth_coord", "salbce", ("frames", "depth"), SALBCE_RECIPE,
+                                    _salbce(4, True), "bce"),
+    "salbce_flow": ModelSpec("salbce_flow", "salbce", ("frames", "flow_spynet"), SALBCE_RECIPE, _salbce(5, False),
+                             "bce"),
 }
 
 

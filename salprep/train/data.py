@@ -1,8 +1,9 @@
 """Training data read from store shards only (training never decodes video).
 
-:class:`FrameFeatures` serves one item per annotated frame of the given videos: the features of
-the I3D window that frame uses (entries of one or more ``i3d_*`` shards, concatenated on
-channels; frames before the first window use the first window, LSTS) and the frame's GT map.
+:class:`FrameFeatures` serves one item per annotated frame of the given videos: the model's
+inputs for that frame -- the features of the I3D window it uses (LSTS: frames before the first
+window use the first window), or the stored RGB frame with the depth / flow of the last sampled
+frame (SalBCE) -- and the frame's GT map.
 Shards are checked once, when the dataset is built; HDF5 handles are opened lazily, one set per
 process (DataLoader workers each open their own).
 """
@@ -45,43 +46,90 @@ def video_shards(gt_paths: list[str | os.PathLike], stages: tuple[str, ...]) -> 
     return out
 
 
+#: flow_spynet vectors are clipped to +-FLOW_BOUND px and divided by it: model inputs in [-1, 1]
+FLOW_BOUND = 20.0
+
+
 def check_feature_shard(path: Path, stage: str, n_frames: int) -> np.ndarray:
-    """The shard's ``frame_index`` after checking type, version, feature shape and frame count."""
+    """An input shard's ``frame_index`` after checking its type, version and frame count (and,
+    for I3D, that it holds the LSTS decoder's 1024x5x5x5 features)."""
+    data = {"i3d_rgb": "features", "i3d_flow": "features", "frames": "frames", "depth": "disparity",
+            "flow_spynet": "flow"}[stage]
     with open_shard(path, stage) as h5:
         version = str(h5.attrs.get("stage_version"))
         if version != stage_version(stage):
             raise SalprepError(f"{stage} shard has stage_version {version!r}, current is "
                                f"{stage_version(stage)!r}: rebuild it", path)
-        if "features" not in h5 or "frame_index" not in h5:
-            raise SalprepError(f"{stage} shard lacks features or frame_index", path)
-        shape = tuple(h5["features"].shape[1:])
-        if shape != FEATURE_SHAPE:
-            raise SalprepError(f"{stage} features are {shape} per window, the LSTS decoder takes {FEATURE_SHAPE} "
-                               "(pool 5x5x5)", path)
+        if data not in h5 or "frame_index" not in h5:
+            raise SalprepError(f"{stage} shard lacks {data} or frame_index", path)
+        if data == "features" and tuple(h5["features"].shape[1:]) != FEATURE_SHAPE:
+            raise SalprepError(f"{stage} features are {tuple(h5['features'].shape[1:])} per window, the LSTS "
+                               f"decoder takes {FEATURE_SHAPE} (pool 5x5x5)", path)
         if int(h5.attrs["n_frames"]) != n_frames:
             raise SalprepError(f"{stage} shard has {int(h5.attrs['n_frames'])} frames, the GT shard {n_frames}", path)
         return h5["frame_index"][...]
 
 
-class FrameFeatures(torch.utils.data.Dataset):
-    """(features, target) per annotated frame.
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(C, h, w) -> (C, H, W), bilinear (align_corners=False); unchanged at that size."""
+    if tuple(x.shape[1:]) == tuple(size):
+        return x
+    return torch.nn.functional.interpolate(x[None], size=size, mode="bilinear", align_corners=False)[0]
 
-    Items: ``features`` (C, 5, 5, 5) float32 (C = 1024 per input stage), ``target`` (1, 360, 640)
-    float32 GT map in [0, 1] (resized bilinearly when the frames have another size).
+
+def read_input(h5, stage: str, entry: int, size: tuple[int, int] | None) -> torch.Tensor:
+    """One stage's model input for one entry, float32.
+
+    i3d_*: (1024, 5, 5, 5) pooled features; frames: (3, H, W) RGB in [0, 1]; depth: (1, H, W)
+    disparity in (0, 1); flow_spynet: (2, H, W) flow clipped to +-FLOW_BOUND px / FLOW_BOUND, in
+    [-1, 1] (vectors rescaled when resized). ``size`` (H, W): the image size (not for i3d).
+    """
+    if stage.startswith("i3d_"):
+        return torch.from_numpy(h5["features"][entry].astype(np.float32))
+    if stage == "frames":
+        x = torch.from_numpy(h5["frames"][entry]).permute(2, 0, 1).float().div_(255)
+    elif stage == "depth":
+        x = torch.from_numpy(h5["disparity"][entry].astype(np.float32))[None]
+    elif stage == "flow_spynet":
+        x = torch.from_numpy(h5["flow"][entry].astype(np.float32))
+        if size is not None and tuple(x.shape[1:]) != tuple(size):
+            ratio = torch.tensor([size[1] / x.shape[2], size[0] / x.shape[1]]).view(2, 1, 1)
+            x = _resize(x, size) * ratio
+        x = x.clamp(-FLOW_BOUND, FLOW_BOUND) / FLOW_BOUND
+    else:
+        raise SalprepError(f"stage {stage!r} is not a model input")
+    return x if size is None else _resize(x, size)
+
+
+class FrameFeatures(torch.utils.data.Dataset):
+    """(inputs, target) per annotated frame, read from shards only.
+
+    For each frame t every input stage gives its latest entry at or before t (the first entry
+    for earlier frames): the I3D window ending there (LSTS), the depth/flow of the last sampled
+    frame (held in between, SalBCE). Items: ``inputs`` float32 -- I3D stages (C, 5, 5, 5) with C
+    = 1024 per stage; image stages (C, H, W) with the channels of :func:`read_input` in stage
+    order, at the ``frames`` size -- and ``target`` (1, H, W) GT map in [0, 1] at
+    ``target_size`` (LSTS: 360x640; default: the frames size), resized bilinearly.
     """
 
-    def __init__(self, videos: list[VideoShards], stages: tuple[str, ...]):
+    def __init__(self, videos: list[VideoShards], stages: tuple[str, ...],
+                 target_size: tuple[int, int] | None = None):
         self.videos = list(videos)
         self.stages = tuple(stages)
         items = []
+        self.image_size = None
         for vi, v in enumerate(self.videos):
             with open_shard(v.gt, "gt") as h5:
                 n_frames = int(h5.attrs["n_frames"])
             entries = [lsts_frame_features(check_feature_shard(v.inputs[s], s, n_frames), n_frames)
                        for s in self.stages]
             items += [(vi, t, *(e[t] for e in entries)) for t in range(n_frames)]
+            if "frames" in self.stages and self.image_size is None:
+                with open_shard(v.inputs["frames"], "frames") as h5:
+                    self.image_size = tuple(h5["frames"].shape[1:3])
         if not items:
             raise SalprepError("no training frames", self.videos[0].gt if self.videos else "(no videos)")
+        self.target_size = tuple(target_size or self.image_size or TARGET_SIZE)
         self.items = np.asarray(items, dtype=np.int64)  # (N, 2 + stages): video, frame, entry per stage
         self._handles: dict = {}
         self._pid = None
@@ -93,6 +141,10 @@ class FrameFeatures(torch.utils.data.Dataset):
         """(N,) video position of every item (for per-video sampling)."""
         return self.items[:, 0]
 
+    def input_key(self, i: int) -> tuple:
+        """What item ``i``'s inputs are made of (video, entry per stage): equal keys, equal inputs."""
+        return (int(self.items[i, 0]), *(int(e) for e in self.items[i, 2:]))
+
     def _h5(self, path: Path, stage: str):
         if self._pid != os.getpid():  # a fresh process (DataLoader worker): its own handles
             self._handles, self._pid = {}, os.getpid()
@@ -100,17 +152,18 @@ class FrameFeatures(torch.utils.data.Dataset):
             self._handles[path] = open_shard(path, stage)
         return self._handles[path]
 
+    def inputs(self, i: int) -> torch.Tensor:
+        vi, _, *entries = (int(x) for x in self.items[i])
+        v = self.videos[vi]
+        return torch.cat([read_input(self._h5(v.inputs[s], s), s, k, self.image_size)
+                          for s, k in zip(self.stages, entries)])
+
     def __getitem__(self, i: int):
         from salprep.store import read_scaled
 
-        vi, t, *entries = (int(x) for x in self.items[i])
-        v = self.videos[vi]
-        feats = np.concatenate([self._h5(v.inputs[s], s)["features"][k] for s, k in zip(self.stages, entries)])
-        target = torch.from_numpy(read_scaled(self._h5(v.gt, "gt")["maps"], t))[None]
-        if tuple(target.shape[1:]) != TARGET_SIZE:
-            target = torch.nn.functional.interpolate(target[None], size=TARGET_SIZE, mode="bilinear",
-                                                     align_corners=False)[0]
-        return torch.from_numpy(feats.astype(np.float32)), target
+        vi, t = int(self.items[i, 0]), int(self.items[i, 1])
+        target = torch.from_numpy(read_scaled(self._h5(self.videos[vi].gt, "gt")["maps"], t))[None]
+        return self.inputs(i), _resize(target, self.target_size)
 
     def __getstate__(self):  # handles do not pickle (DataLoader workers reopen them)
         state = dict(self.__dict__)

@@ -23,12 +23,27 @@ CHECKPOINT = "checkpoint.pt"
 
 
 def make_optimizer(spec, model, settings: dict):
-    """The family's optimiser and per-iteration schedule (LSTS: RMSProp, lr halved every N iterations)."""
+    """(optimiser, schedule, when the schedule steps: "iteration" or "epoch") of the family.
+
+    LSTS: RMSProp (momentum 0), lr halved every ``lr_halving_iterations`` iterations.
+    SalBCE: Adam (or SGD Nesterov, momentum 0.9), ReduceLROnPlateau on the epoch's mean loss.
+    """
     if spec.family == "lsts":
         opt = torch.optim.RMSprop(model.parameters(), lr=settings["lr"], momentum=0.0,
                                   weight_decay=settings["weight_decay"])
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=settings["lr_halving_iterations"], gamma=0.5)
-        return opt, sched
+        return opt, sched, "iteration"
+    if spec.family == "salbce":
+        if settings["optimizer"] == "adam":
+            opt = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
+        elif settings["optimizer"] == "sgd":
+            opt = torch.optim.SGD(model.parameters(), lr=settings["lr"], momentum=0.9, nesterov=True,
+                                  weight_decay=settings["weight_decay"])
+        else:
+            raise SalprepError(f"model {spec.name}: optimizer must be adam or sgd, got {settings['optimizer']!r}")
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=settings["plateau_factor"],
+                                                           patience=settings["plateau_patience"])
+        return opt, sched, "epoch"
     raise SalprepError(f"model {spec.name}: no optimiser for family {spec.family!r}")
 
 
@@ -36,6 +51,10 @@ def loss_fn(spec, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The family's loss: pred, target (B, 1, H, W) in [0, 1]."""
     if spec.loss == "mse":
         return torch.nn.functional.mse_loss(pred.float(), target)
+    if spec.loss == "bce":
+        from salprep.models.salbce import bce_loss
+
+        return bce_loss(pred.float(), target)
     raise SalprepError(f"model {spec.name}: unknown loss {spec.loss!r}")
 
 
@@ -73,7 +92,7 @@ def fit(spec, settings: dict, dataset, out_dir: str | os.PathLike, *, device="cp
     seed = int(settings["seed"])
     torch.manual_seed(seed)
     model = spec.build(settings).to(device)
-    opt, sched = make_optimizer(spec, model, settings)
+    opt, sched, step_every = make_optimizer(spec, model, settings)
     history: list[float] = []
     start = 0
     if resume is not None:
@@ -106,9 +125,12 @@ def fit(spec, settings: dict, dataset, out_dir: str | os.PathLike, *, device="cp
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                sched.step()
+                if step_every == "iteration":
+                    sched.step()
                 history.append(value)
                 bar.set_postfix(loss=f"{value:.4g}")
+        if step_every == "epoch":
+            sched.step(sum(history[-len(loader):]) / max(1, len(loader)))
         _save(out / CHECKPOINT, {"model": spec.name, "epoch": epoch + 1, "state_dict": model.state_dict(),
                                  "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                                  "history": history, "settings": settings})

@@ -92,7 +92,7 @@ def stage_options(stage):
 #: `{RUN_OPTIONS[stage]}`: deliberately not `params:`, so these never rerun a job.
 RUN_OPTIONS = {
     stage: _options({k: v for k, v in stage_config(stage).items() if k in RUN_KEYS})
-    for stage in ("flow_tvl1", "flow_spynet", "depth", "i3d_rgb", "i3d_flow")
+    for stage in ("flow_tvl1", "flow_spynet", "depth", "i3d_rgb", "i3d_flow", "frames")
 }
 
 

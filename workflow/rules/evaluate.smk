@@ -2,6 +2,7 @@
 EVAL = config["evaluate"]
 #: what the scores depend on (not `workers`: it only says how many videos are scored at once)
 PROTOCOL = {k: v for k, v in EVAL.items() if k != "workers"}
+MODELS_LIST = " ".join(MODELS)
 
 
 def split_args(wildcards):
@@ -30,7 +31,23 @@ rule evaluate:
         " > {log:q} 2>&1 && cat {output:q}/metrics.json"
 
 
-rule all:
-    """Target: every registered model's results (`snakemake --cores N all`)."""
+rule report:
+    """results/summary.md + summary.png: every model's val scores beside the published numbers."""
     input:
         [f"{RESULTS}/{m}" for m in MODELS],
+    output:
+        md=f"{RESULTS}/summary.md",
+        png=f"{RESULTS}/summary.png",
+    log:
+        f"logs/{DS}/report.log",
+    conda:
+        "../../envs/salprep.yaml"
+    shell:
+        "salprep report --results {RESULTS:q} --models {MODELS_LIST} --split {EVAL[splits][0]} --out {output.md:q}"
+        " > {log:q} 2>&1"
+
+
+rule all:
+    """Target: every registered model's results and the comparison (`snakemake --cores N all`)."""
+    input:
+        rules.report.output,

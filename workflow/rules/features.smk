@@ -1,4 +1,5 @@
-# Deep features: monodepth2 disparity (SalBCE) and I3D Mixed_5c of 79-frame windows (LSTS).
+# Deep features: monodepth2 disparity (SalBCE), I3D Mixed_5c of 79-frame windows (LSTS), and the
+# RGB frames image models train on (SalBCE).
 CKPT = config["checkpoints"]
 
 
@@ -66,6 +67,23 @@ rule i3d_flow:
         " {params.options} {RUN_OPTIONS[i3d_flow]} > {log:q} 2>&1"
 
 
+rule frames:
+    input:
+        video=video_file,
+    output:
+        shard("frames", "{video}"),
+    params:
+        options=stage_options("frames"),
+        stage_version=stage_version("frames"),
+    log:
+        f"logs/{DS}/frames/{{video}}.log",
+    conda:
+        "../../envs/salprep.yaml"
+    shell:
+        "salprep frames --video {input.video:q} --out {output:q} --dataset-name {DS:q} --video-id {wildcards.video}"
+        " {params.options} > {log:q} 2>&1"
+
+
 rule features:
     """Target: every depth and I3D shard of the dataset (`snakemake --cores N features`)."""
     input:
@@ -77,4 +95,5 @@ rule shards:
     input:
         rules.flow.input,
         rules.features.input,
+        [shard("frames", v) for v in all_videos()],
         [shard("gt", v) for v in annotated_videos()],
