@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
-TARGET ?= results/center_bias shards
+TARGET ?= shards results/center_bias results/lsts_flow
 
 .PHONY: install demo test clean-demo
 
@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES) $(TARGET)
+	@echo "results/lsts_flow/metrics.json:" && cat results/lsts_flow/metrics.json
 
 test: install
 	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q; rc=$$?; \

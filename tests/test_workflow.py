@@ -24,7 +24,7 @@ stages:
   i3d_rgb: {size: 64x64, window: 8, stride: 2, pool: 1x2x2}
   i3d_flow: {window: 8, stride: 2, pool: 1x2x2}
 """
-STAGES = ("flow_tvl1", "flow_spynet", "depth", "i3d_rgb", "i3d_flow")
+STAGES = ("flow_tvl1", "flow_spynet", "depth", "i3d_rgb", "i3d_flow", "frames")
 EVERY_VIDEO = ["001.h5", "002.h5", "003.h5", "004.h5", "601.h5", "602.h5", "701.h5"]  # test video too
 
 
@@ -53,7 +53,7 @@ def demo_run(tmp_path_factory):
     workdir = base / "run"
     assert planned_jobs(workdir, "results/center_bias", "shards") == {
         "demo_data": 1, "demo_weights": 1, "gt": 6, "flow_tvl1": 7, "flow_spynet": 7, "depth": 7,
-        "i3d_rgb": 7, "i3d_flow": 7, "train": 1, "evaluate": 1, "shards": 1}
+        "i3d_rgb": 7, "i3d_flow": 7, "frames": 7, "train": 1, "evaluate": 1, "shards": 1}
     proc = snakemake(workdir, "results/center_bias", "shards")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return workdir
@@ -109,6 +109,7 @@ def test_unrelated_config_replans_no_training(demo_run):
     # a decoder is planned as the same two rules with its own wildcard (dry run: the tiny demo's
     # features are not LSTS-sized); its settings change only its own jobs
     assert planned_jobs(demo_run, "results/lsts_flow") == {"train": 1, "evaluate": 1}
+    assert planned_jobs(demo_run, "all") == {"train": 7, "evaluate": 7, "report": 1, "all": 1}
     (demo_run.parent / "cb.yaml").write_text("evaluate: {n_other: 5}\n")
     assert planned_jobs(demo_run, "results/center_bias", configs=("tiny.yaml", "cb.yaml")) == {"evaluate": 1}
 
@@ -119,7 +120,8 @@ def test_nothing_to_do_then_only_changed_video_reruns(demo_run):
     write_video(val_video, list(iter_frames(val_video)), quality=6)  # new content, same frames
     assert planned_jobs(demo_run) == {"gt": 1, "evaluate": 1}
     assert planned_jobs(demo_run, "shards") == {
-        "gt": 1, "flow_tvl1": 1, "flow_spynet": 1, "depth": 1, "i3d_rgb": 1, "i3d_flow": 1, "shards": 1}
+        "gt": 1, "flow_tvl1": 1, "flow_spynet": 1, "depth": 1, "i3d_rgb": 1, "i3d_flow": 1, "frames": 1,
+        "shards": 1}
     train_video = demo_run / "data" / "demo" / "video" / "003.AVI"
     write_video(train_video, list(iter_frames(train_video)), quality=6)
     assert planned_jobs(demo_run) == {"gt": 2, "train": 1, "evaluate": 1}
