@@ -77,7 +77,8 @@ def _train_decoder(args, spec, out: Path) -> None:
     model, history = fit(spec, settings, dataset, out, device=resolve_device(args.device), amp=args.amp,
                          resume=args.resume)
     inputs = sorted({str(p) for v in videos for p in v.inputs.values()})
-    feature_weights = sorted({read_attrs(p)["weights"] for p in inputs})
+    # the extractors behind the inputs ("none" for frames: no network)
+    feature_weights = sorted({read_attrs(p)["weights"] for p in inputs} - {"none"}) or ["none"]
     record = {"model": spec.name, "settings": settings, "inputs": list(spec.inputs),
               "train_videos": [v.video for v in videos], "n_train_frames": len(dataset),
               "features_weights": feature_weights, "final_loss": history[-1] if history else None,
