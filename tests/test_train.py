@@ -207,3 +207,19 @@ def test_salbce_trains_and_evaluates(store, tmp_path):
                  "--overlays", "0", "--device", "cpu"]) == 0
     assert json.loads((out / "metrics.json").read_text())["val"]["n_frames"] == T
     assert "salbce_depth_coord" in json.loads((tmp_path / "train" / "train.json").read_text())["model"]
+
+
+def test_failed_evaluation_leaves_no_partial_results(store, tmp_path, capsys):
+    assert _train(store, tmp_path / "train", settings={**SMALL, "epochs": 1}) == 0
+    out = tmp_path / "results" / "lsts_flow"
+    args = ["evaluate", "--model", "lsts_flow", "--checkpoint", str(tmp_path / "train" / "model.pt"), "--split",
+            "val", str(store / "gt" / "601.h5"), "--out-dir", str(out), "--workers", "1", "--overlays", "0",
+            "--device", "cpu"]
+    assert main(args) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (store / "i3d_flow" / "601.h5").unlink()  # the val video's features are gone
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "i3d_flow/601.h5: shard not found" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the earlier results, untouched
+    assert sorted(p.name for p in out.parent.iterdir()) == ["lsts_flow"]  # no temporary folder left

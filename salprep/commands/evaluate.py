@@ -134,12 +134,18 @@ def _json_safe(value):
 
 
 def run(args) -> int:
+    """Everything is written into a hidden temporary folder renamed to --out-dir at the end: a
+    failed evaluation leaves no partial results/<model>/ (and an earlier one as it was)."""
+    predictor, train_meta = load_predictor(args.model, args.checkpoint, args.device)
+    with atomic_output(Path(args.out_dir), directory=True) as out:
+        _evaluate(args, predictor, train_meta, out)
+    return 0
+
+
+def _evaluate(args, predictor, train_meta: dict, out: Path) -> None:
     from salprep.evaluate import METRICS, evaluate_split
     from salprep.report import metric_histograms, save_map_png
 
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    predictor, train_meta = load_predictor(args.model, args.checkpoint, args.device)
     metrics, per_video, per_frame, all_shards = {}, [], [], []
     for split_args in args.split:
         if len(split_args) < 2:
@@ -177,6 +183,4 @@ def run(args) -> int:
             shutil.copy2(source, out / name)
     if args.model == "center_bias":
         save_map_png(predictor.prior, out / "prior.png", title="centre-bias prior (mean training GT map)")
-    with atomic_output(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(_json_safe(metrics), indent=2, sort_keys=True) + "\n")
-    return 0
+    (out / "metrics.json").write_text(json.dumps(_json_safe(metrics), indent=2, sort_keys=True) + "\n")

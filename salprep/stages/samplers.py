@@ -80,8 +80,10 @@ class _Counter:
         return frame
 
 
-class EveryNth:
-    """Entry k = frame k, for every ``n``-th frame (``n`` = 1: every frame)."""
+class _Strided:
+    """A sampler of every ``n``-th frame (``n`` = 1: every frame)."""
+
+    kind = ""
 
     def __init__(self, n: int = 1):
         if n < 1:
@@ -89,7 +91,13 @@ class EveryNth:
         self.n = n
 
     def params(self) -> dict:
-        return {"sampler": "every", "every": self.n}
+        return {"sampler": self.kind, "every": self.n}
+
+
+class EveryNth(_Strided):
+    """Entry k = frame k, for every ``n``-th frame (``n`` = 1: every frame)."""
+
+    kind = "every"
 
     def frame_index(self, n_frames: int) -> np.ndarray:
         return np.arange(0, n_frames, self.n, dtype=np.int32)
@@ -108,16 +116,10 @@ class EveryNth:
             yield Batch(index, np.stack(held))
 
 
-class Pairs:
+class Pairs(_Strided):
     """Entry k = (frame k, frame k+1), for every ``n``-th k up to T-2."""
 
-    def __init__(self, n: int = 1):
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
-        self.n = n
-
-    def params(self) -> dict:
-        return {"sampler": "pairs", "every": self.n}
+    kind = "pairs"
 
     def frame_index(self, n_frames: int) -> np.ndarray:
         return np.arange(0, max(0, n_frames - 1), self.n, dtype=np.int32)
