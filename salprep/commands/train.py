@@ -69,7 +69,7 @@ def _train_decoder(args, spec, out: Path) -> None:
     from salprep.device import resolve_device
     from salprep.report import loss_curve
     from salprep.store import read_attrs
-    from salprep.train import FrameFeatures, fit, video_shards
+    from salprep.train import FrameFeatures, epoch_order, fit, video_shards
 
     settings = _settings(spec, args.settings_json)
     videos = video_shards(args.gt, spec.inputs)
@@ -90,8 +90,9 @@ def _train_decoder(args, spec, out: Path) -> None:
     with atomic_output(out / "train.json") as tmp:
         tmp.write_text(json.dumps({**record, "history": history}, indent=2, sort_keys=True) + "\n")
     per_epoch = len(history) // max(1, int(settings["epochs"]))
-    loss_curve(history, out / "loss.png", title=f"{spec.name}: {len(dataset)} frames, {settings['epochs']} epochs",
-               per_epoch=per_epoch)
+    per_epoch_frames = len(epoch_order(dataset, 0, settings["seed"], settings.get("frames_per_video", 0)))
+    loss_curve(history, out / "loss.png", per_epoch=per_epoch,
+               title=f"{spec.name}: {per_epoch_frames} of {len(dataset)} frames per epoch, {settings['epochs']} epochs")
     print(f"{out / 'model.pt'}: {spec.name} trained on {len(dataset)} frames of {len(videos)} videos, "
           f"{len(history)} iterations, final loss {history[-1]:.5g}")
 
