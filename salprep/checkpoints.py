@@ -22,7 +22,6 @@ in the original file formats (:func:`save_original`) and a sidecar ``<checkpoint
 from __future__ import annotations
 
 import json
-import math
 import os
 import pickle
 import re
@@ -229,9 +228,4 @@ def weights_id(*checkpoints: str | os.PathLike) -> str:
     if marks and all(marks):
         return RANDOM_INIT
     return "sha256:" + "+".join(sha256_file(c) for c in checkpoints)
-
-
-def init_scale(fan_in: int, gain: float = math.sqrt(2.0)) -> float:
-    """He-normal standard deviation ``gain / sqrt(fan_in)`` for random-init weights."""
-    return gain / math.sqrt(max(1, fan_in))
 

@@ -216,8 +216,12 @@ def read_scaled(ds: h5py.Dataset, index=()) -> np.ndarray:
     return raw.astype(np.float32) if scale is None else (raw * np.float32(scale)).astype(np.float32)
 
 
-def open_shard(path: str | os.PathLike, stage: str | None = None) -> h5py.File:
-    """Open a shard read-only (cached shards are symlinks to read-only files)."""
+def open_shard(path: str | os.PathLike, stage: str | None = None, *, current: bool = False) -> h5py.File:
+    """Open a shard read-only (cached shards are symlinks to read-only files).
+
+    ``stage``: refuse a shard of another type; ``current``: also refuse one whose
+    ``stage_version`` is not the stage's current version (an input to rebuild first).
+    """
     path = Path(path)
     if not path.exists():
         raise SalprepError("shard not found", path)
@@ -229,6 +233,12 @@ def open_shard(path: str | os.PathLike, stage: str | None = None) -> h5py.File:
     if stage is not None and kind != stage:
         h5.close()
         raise SalprepError(f"expected a {stage!r} shard, found salprep_type={kind!r}", path)
+    if current:
+        version = str(h5.attrs.get("stage_version"))
+        if version != STAGES[stage].version:
+            h5.close()
+            raise SalprepError(f"{stage} shard has stage_version {version!r}, current is "
+                               f"{STAGES[stage].version!r}: rebuild it", path)
     return h5
 
 

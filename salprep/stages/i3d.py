@@ -97,14 +97,10 @@ def _flow_frames(h5, n_frames: int):
 
 def _open_flow_shard(path):
     """The ``flow_tvl1`` shard, checked for type, version and one entry per frame pair."""
-    from salprep.store import open_shard, stage_version
+    from salprep.store import open_shard
 
-    h5 = open_shard(path, "flow_tvl1")
+    h5 = open_shard(path, "flow_tvl1", current=True)
     try:
-        version = str(h5.attrs.get("stage_version"))
-        if version != stage_version("flow_tvl1"):
-            raise SalprepError(f"flow_tvl1 shard has stage_version {version!r}, current is "
-                               f"{stage_version('flow_tvl1')!r}: rebuild it", path)
         if "flow" not in h5 or "frame_index" not in h5 or "flow_scale" not in h5.attrs:
             raise SalprepError("flow_tvl1 shard lacks flow, frame_index or flow_scale (incomplete or foreign)", path)
         n_frames = int(h5.attrs["n_frames"])

@@ -19,7 +19,7 @@ import torch
 
 from salprep.errors import SalprepError
 from salprep.models.lsts import lsts_frame_features
-from salprep.store import open_shard, stage_version
+from salprep.store import open_shard
 
 #: pooled Mixed_5c per window, as the LSTS decoder takes it
 FEATURE_SHAPE = (1024, 5, 5, 5)
@@ -55,11 +55,7 @@ def check_feature_shard(path: Path, stage: str, n_frames: int) -> np.ndarray:
     for I3D, that it holds the LSTS decoder's 1024x5x5x5 features)."""
     data = {"i3d_rgb": "features", "i3d_flow": "features", "frames": "frames", "depth": "disparity",
             "flow_spynet": "flow"}[stage]
-    with open_shard(path, stage) as h5:
-        version = str(h5.attrs.get("stage_version"))
-        if version != stage_version(stage):
-            raise SalprepError(f"{stage} shard has stage_version {version!r}, current is "
-                               f"{stage_version(stage)!r}: rebuild it", path)
+    with open_shard(path, stage, current=True) as h5:
         if data not in h5 or "frame_index" not in h5:
             raise SalprepError(f"{stage} shard lacks {data} or frame_index", path)
         if data == "features" and tuple(h5["features"].shape[1:]) != FEATURE_SHAPE:
