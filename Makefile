@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
-TARGET ?= shards results/center_bias results/lsts_flow
+TARGET ?= results/center_bias results/lsts_flow
 
 .PHONY: install demo test clean-demo
 

@@ -17,7 +17,7 @@ from salprep.models.i3d import load_i3d, save_random_i3d
 from salprep.models.monodepth import load_monodepth2, save_random_monodepth2
 from salprep.stages.i3d import build_i3d_features, mixed5c_shape, pool_geometry
 from salprep.stages.runner import StageRun, run_stage
-from salprep.stages.samplers import EveryNth, Pairs, SlidingWindows
+from salprep.stages.samplers import EveryNth, Pairs, SlidingWindows, counted
 from salprep.store import verify_shard
 from salprep.video import iter_frames, write_video
 
@@ -49,6 +49,24 @@ def test_sliding_windows_hold_the_right_frames(n_frames, length, stride, batch):
         assert seen[0] == length - 1 and all(b - a == stride for a, b in zip(seen, seen[1:]))
     else:
         assert seen == [n_frames - 1]
+
+
+@pytest.mark.parametrize("n_frames", [1, 5, 12, 40])
+@pytest.mark.parametrize("length,stride,batch", [(1, 1, 1), (3, 1, 4), (10, 2, 3), (10, 7, 2), (4, 15, 2)])
+def test_sliding_windows_pad_start(n_frames, length, stride, batch):
+    """pad_start: a window ends at 0, s, 2s, ...; its frames before 0 are frame 0 repeated."""
+    sampler = SlidingWindows(length, stride, pad_start=True)
+    frames = counted(iter(_frames(n_frames)))
+    seen = []
+    for b in sampler.batches(frames, n_frames, batch):
+        assert len(b) <= batch
+        for end, window in zip(b.index, b.data.windows()):
+            expected = [max(0, t) for t in range(end - length + 1, end + 1)]
+            assert window[:, 0].tolist() == expected
+            seen.append(end)
+    assert seen == list(range(0, n_frames, stride)) == sampler.frame_index(n_frames).tolist()
+    assert frames.count == n_frames  # the padding is not counted as decoded frames
+    assert sampler.params()["pad_start"] is True
 
 
 def test_short_video_padding_warns(caplog):

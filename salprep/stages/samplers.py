@@ -6,8 +6,8 @@ its batches need, so memory does not grow with the video's length:
 
 * :class:`EveryNth` -- entry k = frame k for k = 0, n, 2n, ... (GT: n = 1; depth: n = 10);
 * :class:`Pairs` -- entry k = (frame k, frame k+1) for k = 0, n, 2n, ... <= T-2 (flow);
-* :class:`SlidingWindows` -- entry t = frames t-L+1 .. t for t = L-1, L-1+s, ... (I3D, L = 79),
-  through a ring buffer of ``L + (batch-1)*s`` frames: every frame is decoded and preprocessed
+* :class:`SlidingWindows` -- entry t = frames t-L+1 .. t for t = L-1, L-1+s, ... (I3D, L = 79;
+  or t = 0, s, 2s, ... with the missing past padded by frame 0), through a ring buffer of ``L + (batch-1)*s`` frames: every frame is decoded and preprocessed
   once however many windows share it.
 
 ``frame_index(n_frames)`` gives the entries' frame numbers (stored as the shard's
@@ -146,18 +146,26 @@ class SlidingWindows:
     A video shorter than ``length`` gets one window (entry T-1): its frames centred in the
     window, padded by repeating the first frame before and the last frame after (logged as a
     warning). Frames before L-1 have no window of their own; consumers reuse entry L-1.
+
+    With ``pad_start=True`` windows end at t = 0, stride, 2*stride, ... <= T-1 instead, and the
+    frames a window lacks before frame 0 repeat frame 0 (the window ending at 0 is L copies of
+    frame 0): every frame then has a window ending at most stride-1 frames before it, however
+    short the video (the short-video centring above does not apply).
     """
 
-    def __init__(self, length: int, stride: int = 1):
+    def __init__(self, length: int, stride: int = 1, pad_start: bool = False):
         if length < 1 or stride < 1:
             raise ValueError(f"length and stride must be >= 1, got {length}, {stride}")
         self.length = length
         self.stride = stride
+        self.pad_start = bool(pad_start)
 
     def params(self) -> dict:
-        return {"sampler": "windows", "window": self.length, "stride": self.stride}
+        return {"sampler": "windows", "window": self.length, "stride": self.stride, "pad_start": self.pad_start}
 
     def frame_index(self, n_frames: int) -> np.ndarray:
+        if self.pad_start:
+            return np.arange(0, n_frames, self.stride, dtype=np.int32)
         if n_frames < self.length:
             return np.asarray([n_frames - 1], dtype=np.int32)
         return np.arange(self.length - 1, n_frames, self.stride, dtype=np.int32)
@@ -168,11 +176,21 @@ class SlidingWindows:
         return min(self.length + (batch_size - 1) * self.stride, batch_size * self.length)
 
     def batches(self, frames: Iterable[np.ndarray], n_frames: int, batch_size: int) -> Iterator[Batch]:
+        if self.pad_start:
+            # the stream with L-1 copies of frame 0 in front: window ends shift by L-1
+            shift = self.length - 1
+            ends = [e + shift for e in self.frame_index(n_frames).tolist()]
+            for batch in self._ring_batches(_repeat_first(frames, shift), batch_size, ends):
+                yield Batch([e - shift for e in batch.index], batch.data)
+            return
         if n_frames < self.length:
             yield self._padded(list(frames))
             return
+        yield from self._ring_batches(frames, batch_size, self.frame_index(n_frames).tolist())
+
+    def _ring_batches(self, frames: Iterable[np.ndarray], batch_size: int, ends: list[int]) -> Iterator[Batch]:
+        """Batches of the windows ending at ``ends`` (each >= L-1) of the stream ``frames``."""
         length = self.length
-        ends = self.frame_index(n_frames).tolist()
         ring: np.ndarray | None = None
         numbers: list[int] = []  # video frame number held in each ring slot
         first = 0                # position in ends of the current batch's first window
@@ -209,6 +227,16 @@ class SlidingWindows:
                     "frame %d times and the last %d times", n, self.length, front, back)
         frames = np.stack([held[0]] * front + held + [held[-1]] * back)
         return Batch([n - 1], WindowChunk(frames, [0], self.length))
+
+
+def _repeat_first(frames: Iterable[np.ndarray], extra: int) -> Iterator[np.ndarray]:
+    """The stream with its first frame repeated ``extra`` more times in front."""
+    it = iter(frames)
+    for first in it:
+        for _ in range(extra + 1):
+            yield first
+        break
+    yield from it
 
 
 def counted(frames: Iterable[np.ndarray]) -> _Counter:

@@ -25,12 +25,17 @@ CHECKPOINT = "checkpoint.pt"
 def make_optimizer(spec, model, settings: dict):
     """(optimiser, schedule, when the schedule steps: "iteration" or "epoch") of the family.
 
-    LSTS: RMSProp (momentum 0), lr halved every ``lr_halving_iterations`` iterations.
+    LSTS: RMSProp (momentum 0; or Adam), lr halved every ``lr_halving_iterations`` iterations.
     SalBCE: Adam (or SGD Nesterov, momentum 0.9), ReduceLROnPlateau on the epoch's mean loss.
     """
     if spec.family == "lsts":
-        opt = torch.optim.RMSprop(model.parameters(), lr=settings["lr"], momentum=0.0,
-                                  weight_decay=settings["weight_decay"])
+        if settings["optimizer"] == "rmsprop":
+            opt = torch.optim.RMSprop(model.parameters(), lr=settings["lr"], momentum=0.0,
+                                      weight_decay=settings["weight_decay"])
+        elif settings["optimizer"] == "adam":
+            opt = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
+        else:
+            raise SalprepError(f"model {spec.name}: optimizer must be rmsprop or adam, got {settings['optimizer']!r}")
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=settings["lr_halving_iterations"], gamma=0.5)
         return opt, sched, "iteration"
     if spec.family == "salbce":
@@ -56,6 +61,48 @@ def loss_fn(spec, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
         return bce_loss(pred.float(), target)
     raise SalprepError(f"model {spec.name}: unknown loss {spec.loss!r}")
+
+
+#: training items read to estimate the input statistics and the mean target
+STATS_ITEMS = 256
+
+
+def _stats_items(dataset, seed: int) -> list[int]:
+    """Up to STATS_ITEMS items, one per distinct input first (seeded)."""
+    firsts: dict = {}
+    for i in range(len(dataset)):
+        firsts.setdefault(dataset.input_key(i), i)
+    items = list(firsts.values())
+    if len(items) > STATS_ITEMS:
+        rng = torch.Generator().manual_seed(seed)
+        items = [items[int(k)] for k in torch.randperm(len(items), generator=rng)[:STATS_ITEMS]]
+    return items
+
+
+def prepare_model(model, dataset, settings: dict) -> dict:
+    """Data-dependent initialisation before the first epoch (not on resume); returns what was set.
+
+    ``standardize``: per-channel mean and std of the training inputs (over distinct inputs and
+    every position) become the model's input normalisation (:meth:`set_input_norm`).
+    ``prior_bias``: the output bias starts at logit(mean training target), so the untrained
+    map already has the GT's mean level and the first iterations learn where, not how much.
+    """
+    done = {}
+    if not (settings.get("standardize") or settings.get("prior_bias")):
+        return done
+    items = _stats_items(dataset, int(settings["seed"]))
+    if settings.get("standardize"):
+        x = torch.stack([dataset.inputs(i) for i in items]).double()  # (N, C, ...)
+        dims = [0, *range(2, x.ndim)]
+        mean, std = x.mean(dim=dims), x.std(dim=dims).clamp_min(1e-6)
+        model.set_input_norm(mean.float(), std.float())
+        done["standardize"] = {"items": len(items), "mean": float(mean.mean()), "std": float(std.mean())}
+    if settings.get("prior_bias"):
+        p = float(torch.stack([dataset[i][1] for i in items]).double().mean())
+        p = min(max(p, 1e-4), 1 - 1e-4)
+        model.init_output_bias(p)
+        done["prior_bias"] = p
+    return done
 
 
 def _save(path: Path, payload: dict) -> None:
@@ -91,7 +138,10 @@ def fit(spec, settings: dict, dataset, out_dir: str | os.PathLike, *, device="cp
     device = torch.device(device)
     seed = int(settings["seed"])
     torch.manual_seed(seed)
-    model = spec.build(settings).to(device)
+    model = spec.build(settings)
+    if resume is None:
+        prepare_model(model, dataset, settings)
+    model = model.to(device)
     opt, sched, step_every = make_optimizer(spec, model, settings)
     history: list[float] = []
     start = 0
