@@ -133,6 +133,27 @@ def test_standardize_and_prior_bias_set_the_model_from_the_training_data(store, 
     clone.load_state_dict(model.state_dict())
     with torch.no_grad():
         torch.testing.assert_close(clone.eval()(x[:1]), model.eval()(x[:1]))
+    # a channel constant in training is centred, not blown up by a tiny std
+    x0 = x.clone()
+    x0[:, 7] = 0.25
+    ds_const = [(xi, ds[0][1]) for xi in x0]
+
+    class _Const(torch.utils.data.Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return ds_const[i]
+
+        def inputs(self, i):
+            return ds_const[i][0]
+
+        def input_key(self, i):
+            return (i,)
+
+    done = prepare_model(model, _Const(), spec.settings({"standardize": True}))
+    assert done["standardize"]["constant_channels"] == 1
+    assert float(model.input_std[7]) == 1.0 and float(model.input_mean[7]) == pytest.approx(0.25)
     with pytest.raises(ValueError, match=r"\(1024,\) each"):
         model.set_input_norm(torch.zeros(3), torch.ones(3))
 
@@ -240,7 +261,7 @@ def test_salbce_inputs_hold_sampled_depth(store):
 def test_salbce_trains_and_evaluates(store, tmp_path):
     for i, video in enumerate(("001", "002", "601")):
         _write_image_shards(store, video, i)
-    settings = {"epochs": 2, "batch_size": 4, "width": 0.125, "lr": 1e-3}
+    settings = {"epochs": 2, "batch_size": 4, "width": 0.125, "lr": 1e-3, "flip": True, "rotate": 5.0, "prior_bias": True}
     assert _train(store, tmp_path / "train", settings=settings, model="salbce_depth_coord") == 0
     state = torch.load(tmp_path / "train" / "model.pt", weights_only=True)
     assert state["model"] == "salbce_depth_coord" and state["state_dict"]["features.0.weight"].shape[1] == 6

@@ -15,7 +15,8 @@ Families share one backbone each and vary by configuration, never by copies of a
   :class:`~salprep.models.salbce.SalBCE` (one VGG16 encoder-decoder) on the stored RGB frames
   (``frames`` stage, 256x192), plus the monodepth2 disparity (every 10th frame, held between),
   CoordConv channels, or the SpyNet flow (every 11th frame, held); BCE on 4x4-pooled maps, Adam
-  lr 1e-5 (or SGD Nesterov lr 1e-3), ReduceLROnPlateau (factor 0.1, patience 2) on the epoch loss.
+  lr 1e-5 (or SGD Nesterov lr 1e-3), ReduceLROnPlateau (factor 0.1, patience 2) on the epoch loss;
+  optional flips / small rotations (``flip``, ``rotate``; :mod:`salprep.train.augment`).
 * ``center_bias`` -- the mean training GT map (no network; :mod:`salprep.baselines`).
 """
 
@@ -53,6 +54,8 @@ SALBCE_RECIPE = {
     "vgg16": "",                # optional local torchvision vgg16 state_dict for the encoder
     "frames_per_video": 0,
     "prior_bias": False,        # start the output bias at logit(mean training GT) instead of 0
+    "flip": False,              # augmentation: random left-right flips (flow dx mirrored)
+    "rotate": 0.0,              # augmentation: random rotations in [-rotate, rotate] degrees
     "seed": 0,
 }
 

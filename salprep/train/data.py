@@ -137,6 +137,16 @@ class FrameFeatures(torch.utils.data.Dataset):
         """(N,) video position of every item (for per-video sampling)."""
         return self.items[:, 0]
 
+    def flow_channel(self) -> int | None:
+        """Channel of the flow's dx in :meth:`inputs` (dy follows), or None without a flow stage."""
+        sizes = {"frames": 3, "depth": 1, "flow_spynet": 2}
+        offset = 0
+        for stage in self.stages:
+            if stage == "flow_spynet":
+                return offset
+            offset += sizes.get(stage, 1024)
+        return None
+
     def input_key(self, i: int) -> tuple:
         """What item ``i``'s inputs are made of (video, entry per stage): equal keys, equal inputs."""
         return (int(self.items[i, 0]), *(int(e) for e in self.items[i, 2:]))

@@ -17,6 +17,7 @@ import torch
 from salprep.atomic import atomic_output
 from salprep.errors import SalprepError
 from salprep.progress import progress
+from salprep.train.augment import Augmented
 from salprep.train.data import epoch_order
 
 CHECKPOINT = "checkpoint.pt"
@@ -83,7 +84,8 @@ def prepare_model(model, dataset, settings: dict) -> dict:
     """Data-dependent initialisation before the first epoch (not on resume); returns what was set.
 
     ``standardize``: per-channel mean and std of the training inputs (over distinct inputs and
-    every position) become the model's input normalisation (:meth:`set_input_norm`).
+    every position) become the model's input normalisation (:meth:`set_input_norm`); channels
+    constant in training (std <= 1e-3 x the median std, e.g. dead ReLUs) keep std 1.
     ``prior_bias``: the output bias starts at logit(mean training target), so the untrained
     map already has the GT's mean level and the first iterations learn where, not how much.
     """
@@ -94,9 +96,14 @@ def prepare_model(model, dataset, settings: dict) -> dict:
     if settings.get("standardize"):
         x = torch.stack([dataset.inputs(i) for i in items]).double()  # (N, C, ...)
         dims = [0, *range(2, x.ndim)]
-        mean, std = x.mean(dim=dims), x.std(dim=dims).clamp_min(1e-6)
+        mean, std = x.mean(dim=dims), x.std(dim=dims)
+        # a channel (nearly) constant over the training inputs is centred but not scaled: dividing
+        # by its tiny std would turn any other value of it into a huge input
+        constant = std <= 1e-3 * float(std.median().clamp_min(1e-12))
+        std = torch.where(constant, torch.ones_like(std), std)
         model.set_input_norm(mean.float(), std.float())
-        done["standardize"] = {"items": len(items), "mean": float(mean.mean()), "std": float(std.mean())}
+        done["standardize"] = {"items": len(items), "mean": float(mean.mean()), "std": float(std.mean()),
+                               "constant_channels": int(constant.sum())}
     if settings.get("prior_bias"):
         p = float(torch.stack([dataset[i][1] for i in items]).double().mean())
         p = min(max(p, 1e-4), 1 - 1e-4)
@@ -156,8 +163,11 @@ def fit(spec, settings: dict, dataset, out_dir: str | os.PathLike, *, device="cp
     for epoch in range(start, int(settings["epochs"])):
         torch.manual_seed(seed * 1000 + epoch)  # dropout etc., the same on a resumed run
         order = epoch_order(dataset, epoch, seed, int(settings.get("frames_per_video", 0)))
-        loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, order),
-                                             batch_size=int(settings["batch_size"]), shuffle=False)
+        items = torch.utils.data.Subset(dataset, order)
+        if settings.get("flip") or settings.get("rotate"):
+            items = Augmented(items, seed=seed, epoch=epoch, flip=settings["flip"], rotate=settings["rotate"],
+                              flow=dataset.flow_channel())
+        loader = torch.utils.data.DataLoader(items, batch_size=int(settings["batch_size"]), shuffle=False)
         model.train()
         with progress(loader, desc=f"{spec.name} epoch {epoch + 1}/{settings['epochs']}", unit="batch",
                       leave=False) as bar:

@@ -17,8 +17,8 @@ if IS_DEMO:
         log:
             f"logs/{DS}/demo_data.log",
         shell:
-            "salprep demo-data --out {params.root} --seed {params.seed} --frames {params.frames} --size {params.size}"
-            " --train {params.n_train} --val {params.n_val} --test {params.n_test} > {log} 2>&1"
+            "salprep demo-data --out {params.root:q} --seed {params.seed} --frames {params.frames} --size {params.size}"
+            " --train {params.n_train} --val {params.n_val} --test {params.n_test} > {log:q} 2>&1"
 
 
 # Seeded random checkpoints in the original formats (used while no real checkpoint is configured).
@@ -33,4 +33,4 @@ rule demo_weights:
     log:
         "logs/demo_weights.log",
     shell:
-        "salprep demo-data --weights-out checkpoints/demo --seed {params.seed} > {log} 2>&1"
+        "salprep demo-data --weights-out checkpoints/demo --seed {params.seed} > {log:q} 2>&1"

@@ -15,5 +15,5 @@ rule gt:
     conda:
         "../../envs/salprep.yaml"
     shell:
-        "salprep gt --root {params.root} --layout {params.layout} --video {wildcards.video}"
-        " --dataset-name {DS} {params.options} --compare --out {output} > {log} 2>&1"
+        "salprep gt --root {params.root:q} --layout {params.layout} --video {wildcards.video}"
+        " --dataset-name {DS:q} {params.options} --compare --out {output:q} > {log:q} 2>&1"

@@ -37,6 +37,7 @@ rule train:
         settings=lambda w: model_settings(w.model),
         versions=lambda w: {s: stage_version(s) for s in model_stages(w.model)},
         out_dir=lambda w: f"{RESULTS}/.train/{w.model}",
+    threads: config["train"]["threads"]
     log:
         f"logs/{DS}/train/{{model}}.log",
     conda:
