@@ -21,8 +21,8 @@ demo_data: {seed: 1, frames: 12, size: 160x90}
 evaluate: {workers: 2, overlays: 1}
 stages:
   flow_tvl1: {size: 32x32, out_size: 64x64}
-  i3d_rgb: {size: 64x64, window: 8, stride: 2, pool: 1x2x2}
-  i3d_flow: {window: 8, stride: 2, pool: 1x2x2}
+  i3d_rgb: {size: 64x64, window: 8, stride: 2, pool: 1x2x2, pad_start: false}
+  i3d_flow: {window: 8, stride: 2, pool: 1x2x2}   # pad_start: true from config/config.yaml
 """
 STAGES = ("flow_tvl1", "flow_spynet", "depth", "i3d_rgb", "i3d_flow", "frames")
 EVERY_VIDEO = ["001.h5", "002.h5", "003.h5", "004.h5", "601.h5", "602.h5", "701.h5"]  # test video too
@@ -83,12 +83,14 @@ def test_demo_dag_builds_every_stage(demo_run):
     with h5py.File(demo_run / "store" / "demo" / "depth" / "001.h5", "r") as h5:
         assert h5.attrs["weights"] == "random-init" and h5["disparity"].shape == (2, 90, 160)
         assert h5["frame_index"][...].tolist() == [0, 10]
-    for stage in ("i3d_rgb", "i3d_flow"):
+    # window 8, stride 2, 12 frames: from frame 7 (LSTS), or from frame 0 with pad_start
+    for stage, ends in (("i3d_rgb", [7, 9, 11]), ("i3d_flow", [0, 2, 4, 6, 8, 10])):
         with h5py.File(demo_run / "store" / "demo" / stage / "602.h5", "r") as h5:
             assert h5.attrs["weights"] == "random-init"
-            assert h5["frame_index"][...].tolist() == [7, 9, 11]  # window 8, stride 2, 12 frames
-            assert h5["features"].shape == (3, 1024, 1, 2, 2) and h5["features"].dtype == np.float16
+            assert h5["frame_index"][...].tolist() == ends
+            assert h5["features"].shape == (len(ends), 1024, 1, 2, 2) and h5["features"].dtype == np.float16
             assert list(h5.attrs["input_size"]) == [64, 64]
+            assert json.loads(h5.attrs["params"])["pad_start"] is (stage == "i3d_flow")
 
 
 def test_run_settings_replan_nothing_but_a_setting_reruns_its_stage(demo_run):
@@ -125,6 +127,17 @@ def test_nothing_to_do_then_only_changed_video_reruns(demo_run):
     train_video = demo_run / "data" / "demo" / "video" / "003.AVI"
     write_video(train_video, list(iter_frames(train_video)), quality=6)
     assert planned_jobs(demo_run) == {"gt": 2, "train": 1, "evaluate": 1}
+
+
+def test_make_demo_target_plans_only_what_lsts_flow_needs(tmp_path):
+    """`make demo` (results/center_bias results/lsts_flow): GT, TV-L1 and I3D flow of the train and
+    val videos, two trainings and two evaluations; training jobs get train.threads (<= cores)."""
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    assert planned_jobs(tmp_path / "run", "results/center_bias", "results/lsts_flow") == {
+        "demo_data": 1, "demo_weights": 1, "gt": 6, "flow_tvl1": 6, "i3d_flow": 6, "train": 2, "evaluate": 2}
+    proc = snakemake(tmp_path / "run", "-n", "results/lsts_flow")
+    train_job = (proc.stdout + proc.stderr).split("rule train:")[1].split("rule ")[0]
+    assert "threads: 2" in train_job
 
 
 def test_config_is_validated(tmp_path):
