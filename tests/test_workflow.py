@@ -116,6 +116,20 @@ def test_unrelated_config_replans_no_training(demo_run):
     assert planned_jobs(demo_run, "results/center_bias", configs=("tiny.yaml", "cb.yaml")) == {"evaluate": 1}
 
 
+def test_touching_a_video_or_shard_without_changing_it_replans_nothing(demo_run):
+    """The profile checksums inputs of any size (max-checksum-file-size): a newer mtime alone is not
+    a change (Snakemake's 1 MB default would rerun the video's jobs and everything downstream)."""
+    for path in (demo_run / "data" / "demo" / "video" / "003.AVI", demo_run / "store" / "demo" / "gt" / "601.h5",
+                 demo_run / "store" / "demo" / "flow_tvl1" / "002.h5"):
+        os.utime(path)
+    assert planned_jobs(demo_run, "results/center_bias", "shards") == {}
+    # the same touch with a threshold below these files' sizes is taken as a change (mtime only)
+    proc = snakemake(demo_run, "-n", "--max-checksum-file-size", "1KB", "results/center_bias", "shards")
+    assert "Job stats:" in proc.stdout + proc.stderr and "gt" in (proc.stdout + proc.stderr).split("Job stats:")[1]
+    profile = (REPO / "workflow" / "profiles" / "default" / "config.yaml").read_text()
+    assert "max-checksum-file-size: 4GB" in profile  # DHF1K videos and shards are far above 1 MB
+
+
 def test_nothing_to_do_then_only_changed_video_reruns(demo_run):
     assert planned_jobs(demo_run) == {}
     val_video = demo_run / "data" / "demo" / "video" / "602.AVI"
@@ -138,6 +152,23 @@ def test_make_demo_target_plans_only_what_lsts_flow_needs(tmp_path):
     proc = snakemake(tmp_path / "run", "-n", "results/lsts_flow")
     train_job = (proc.stdout + proc.stderr).split("rule train:")[1].split("rule ")[0]
     assert "threads: 2" in train_job
+
+
+def test_readme_own_dataset_command_parses_its_targets(demo_run):
+    """The README's own-dataset command, run as written (its config swapped for the tiny demo's):
+    the targets must not be swallowed by --configfile."""
+    import shlex
+
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## Your own DHF1K copy")[1].split("```bash")[1].split("```")[0]
+    line = " ".join(part.strip() for part in block.replace("\\\n", " ").splitlines() if part.startswith("snakemake"))
+    args = shlex.split(line.replace("my_dhf1k.yaml", str(demo_run.parent / "tiny.yaml")))
+    assert args[0] == "snakemake" and "results/center_bias" in args
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([str(BIN / "snakemake"), *args[1:], "-n", "-s", str(REPO / "Snakefile"), "-d", str(demo_run)],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "IsADirectoryError" not in proc.stderr
 
 
 def test_config_is_validated(tmp_path):
