@@ -20,8 +20,7 @@ from typing import Protocol
 
 import dask
 import numpy as np
-from dask.callbacks import Callback
-from salprep.progress import progress as _progress
+from salprep.progress import dask_progress
 
 from salprep.errors import SalprepError
 from salprep.metrics import all_metrics
@@ -129,15 +128,6 @@ def _score_video(vi: int, index, all_frames, predictor, gt_maps, n_other, n_spli
     return rows
 
 
-class _TqdmCallback(Callback):
-    def __init__(self, bar):
-        super().__init__()
-        self.bar = bar
-
-    def _posttask(self, key, result, dsk, state, worker_id):
-        self.bar.update(1)
-
-
 def evaluate_split(
     gt_paths: list[str | Path],
     predictor: Predictor,
@@ -168,7 +158,7 @@ def evaluate_split(
         dask.delayed(_score_video)(vi, index, frames, predictor, gt_maps, n_other, n_splits, step_size, seed)
         for vi in range(len(index))
     ]
-    with _progress(total=len(tasks), desc="evaluate", unit="video", enabled=progress) as bar, _TqdmCallback(bar):
+    with dask_progress(desc="evaluate", unit="task", enabled=progress):
         results = dask.compute(*tasks, scheduler="threads", num_workers=max(1, workers))
     per_frame, per_video = [], {}
     for vi, rows in enumerate(results):

@@ -11,12 +11,22 @@ import os
 from tqdm import tqdm
 
 
-def progress(iterable=None, *, enabled: bool = True, **kwargs) -> tqdm:
+def disabled(enabled: bool = True) -> bool | None:
+    """tqdm's ``disable`` for a bar: True off, False on, None = on only on a terminal."""
     forced = os.environ.get("SALPREP_PROGRESS")
     if not enabled or forced == "0":
-        disable = True
-    elif forced == "1":
-        disable = False
-    else:
-        disable = None  # tqdm: on only when the output is a terminal
-    return tqdm(iterable, disable=disable, dynamic_ncols=True, **kwargs)
+        return True
+    if forced == "1":
+        return False
+    return None
+
+
+def progress(iterable=None, *, enabled: bool = True, **kwargs) -> tqdm:
+    return tqdm(iterable, disable=disabled(enabled), dynamic_ncols=True, **kwargs)
+
+
+def dask_progress(*, enabled: bool = True, **kwargs):
+    """tqdm.dask.TqdmCallback (one step per finished Dask task) with the same on/off rules."""
+    from tqdm.dask import TqdmCallback
+
+    return TqdmCallback(disable=disabled(enabled), dynamic_ncols=True, **kwargs)

@@ -126,3 +126,14 @@ def test_train_and_evaluate_commands(gt_shards, tmp_path, capsys):
     for name in ("prior.png", "per_frame.csv", "per_video.csv", "scores_val.png",
                  "overlays_val.png", "overlays_train.png"):
         assert (out / name).stat().st_size > 0, name
+
+
+def test_progress_is_tqdm_dask_and_follows_salprep_progress(gt_shards, monkeypatch, capsys):
+    prior = center_bias_prior(gt_shards, progress=False)
+    monkeypatch.setenv("SALPREP_PROGRESS", "1")
+    shown = evaluate_split(gt_shards, PriorPredictor(prior), workers=2)
+    assert "evaluate" in capsys.readouterr().err  # tqdm.dask.TqdmCallback's bar
+    monkeypatch.setenv("SALPREP_PROGRESS", "0")
+    quiet = evaluate_split(gt_shards, PriorPredictor(prior), workers=2)
+    assert "evaluate" not in capsys.readouterr().err
+    assert shown["summary"] == quiet["summary"]
