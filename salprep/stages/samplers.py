@@ -7,8 +7,9 @@ its batches need, so memory does not grow with the video's length:
 * :class:`EveryNth` -- entry k = frame k for k = 0, n, 2n, ... (GT: n = 1; depth: n = 10);
 * :class:`Pairs` -- entry k = (frame k, frame k+1) for k = 0, n, 2n, ... <= T-2 (flow);
 * :class:`SlidingWindows` -- entry t = frames t-L+1 .. t for t = L-1, L-1+s, ... (I3D, L = 79;
-  or t = 0, s, 2s, ... with the missing past padded by frame 0), through a ring buffer of ``L + (batch-1)*s`` frames: every frame is decoded and preprocessed
-  once however many windows share it.
+  or t = 0, s, 2s, ... with the missing past padded by frame 0), through a ring buffer of
+  ``L + (batch-1)*s`` frames: every frame is decoded and preprocessed once however many
+  windows share it.
 
 ``frame_index(n_frames)`` gives the entries' frame numbers (stored as the shard's
 ``frame_index``) before any frame is read; ``batches(frames, n_frames, batch_size)`` yields

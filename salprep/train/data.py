@@ -73,6 +73,10 @@ def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return torch.nn.functional.interpolate(x[None], size=size, mode="bilinear", align_corners=False)[0]
 
 
+#: channels each input stage contributes to :func:`read_input` / :meth:`FrameFeatures.inputs`
+INPUT_CHANNELS = {"i3d_rgb": 1024, "i3d_flow": 1024, "frames": 3, "depth": 1, "flow_spynet": 2}
+
+
 def read_input(h5, stage: str, entry: int, size: tuple[int, int] | None) -> torch.Tensor:
     """One stage's model input for one entry, float32.
 
@@ -139,12 +143,11 @@ class FrameFeatures(torch.utils.data.Dataset):
 
     def flow_channel(self) -> int | None:
         """Channel of the flow's dx in :meth:`inputs` (dy follows), or None without a flow stage."""
-        sizes = {"frames": 3, "depth": 1, "flow_spynet": 2}
         offset = 0
         for stage in self.stages:
             if stage == "flow_spynet":
                 return offset
-            offset += sizes.get(stage, 1024)
+            offset += INPUT_CHANNELS[stage]
         return None
 
     def input_key(self, i: int) -> tuple:
@@ -164,12 +167,16 @@ class FrameFeatures(torch.utils.data.Dataset):
         return torch.cat([read_input(self._h5(v.inputs[s], s), s, k, self.image_size)
                           for s, k in zip(self.stages, entries)])
 
-    def __getitem__(self, i: int):
+    def target(self, i: int) -> torch.Tensor:
+        """Item ``i``'s GT map: (1, H, W) float32 in [0, 1] at ``target_size``."""
         from salprep.store import read_scaled
 
         vi, t = int(self.items[i, 0]), int(self.items[i, 1])
         target = torch.from_numpy(read_scaled(self._h5(self.videos[vi].gt, "gt")["maps"], t))[None]
-        return self.inputs(i), _resize(target, self.target_size)
+        return _resize(target, self.target_size)
+
+    def __getitem__(self, i: int):
+        return self.inputs(i), self.target(i)
 
     def __getstate__(self):  # handles do not pickle (DataLoader workers reopen them)
         state = dict(self.__dict__)

@@ -105,7 +105,7 @@ def prepare_model(model, dataset, settings: dict) -> dict:
         done["standardize"] = {"items": len(items), "mean": float(mean.mean()), "std": float(std.mean()),
                                "constant_channels": int(constant.sum())}
     if settings.get("prior_bias"):
-        p = float(torch.stack([dataset[i][1] for i in items]).double().mean())
+        p = float(torch.stack([dataset.target(i) for i in items]).double().mean())
         p = min(max(p, 1e-4), 1 - 1e-4)
         model.init_output_bias(p)
         done["prior_bias"] = p
