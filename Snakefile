@@ -14,10 +14,24 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
+include: "workflow/rules/wildcards.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/gt.smk"
 include: "workflow/rules/flow.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/evaluate.smk"
+
+
+# The default target (a bare `snakemake`): rules of included files never are.
+rule all:
+    """Every registered model's results, the comparison and the report's flow and depth figures
+    (`snakemake --cores N all`)."""
+    input:
+        rules.report.output,
+        rules.figures.input,

@@ -18,6 +18,7 @@ from salprep.errors import EXIT_BAD_INPUT, SalprepError
 COMMANDS = {
     "demo-data": "demo_data",
     "probe": "probe",
+    "annotation-digest": "annotation_digest",
     "gt": "gt",
     "flow": "flow",
     "depth": "depth",
@@ -27,6 +28,7 @@ COMMANDS = {
     "evaluate": "evaluate",
     "verify": "verify",
     "report": "report",
+    "visualise": "visualise",
 }
 
 

@@ -9,6 +9,11 @@ frame and metric, NaNs dropped, mean over all frames (frame-level pooling).
 
 Randomness (frame subsample, other-map draws, AUC jitter, sAUC splits) comes from ``seed``
 only, per frame, so results do not depend on scheduling or worker count.
+
+Scheduling (:func:`compute`): one Dask task per video (predict its sampled frames, read its GT
+frames, score them), run by local worker processes by default (``processes``), or ``threads``,
+``sync`` (serial, in this process), or a ``dask.distributed`` scheduler at an address
+(``tcp://host:8786``) whose workers see the same paths. Tasks carry shard paths, not data.
 """
 
 from __future__ import annotations
@@ -20,13 +25,17 @@ from typing import Protocol
 
 import dask
 import numpy as np
-from salprep.progress import dask_progress
 
 from salprep.errors import SalprepError
+from salprep.progress import dask_progress, progress
 from salprep.metrics import all_metrics
 from salprep.store import open_shard, read_scaled
 
 METRICS = ("auc_judd", "auc_shuffled", "nss", "cc", "sim", "kld")
+#: Dask schedulers by name; anything else is taken as a dask.distributed scheduler address
+LOCAL_SCHEDULERS = ("processes", "threads", "sync")
+#: how long to try reaching a dask.distributed scheduler
+CONNECT_TIMEOUT = "10s"
 
 
 @dataclass
@@ -139,6 +148,7 @@ def evaluate_split(
     gt_maps: str = "auto",
     seed: int = 0,
     workers: int = 1,
+    scheduler: str = "threads",
     progress: bool = True,
 ) -> dict:
     """Score ``predictor`` on the GT shards of one split.
@@ -158,8 +168,7 @@ def evaluate_split(
         dask.delayed(_score_video)(vi, index, frames, predictor, gt_maps, n_other, n_splits, step_size, seed)
         for vi in range(len(index))
     ]
-    with dask_progress(desc="evaluate", unit="task", enabled=progress):
-        results = dask.compute(*tasks, scheduler="threads", num_workers=max(1, workers))
+    results = compute(tasks, scheduler, workers, show_progress=progress)
     per_frame, per_video = [], {}
     for vi, rows in enumerate(results):
         vframes = frames[frames[:, 0] == vi][:, 1]
@@ -170,6 +179,29 @@ def evaluate_split(
     all_rows = np.concatenate([r for r in results if len(r)])
     return {"summary": {**_pool(all_rows), "n_frames": int(len(all_rows))},
             "per_frame": per_frame, "per_video": per_video, "index": index}
+
+
+def compute(tasks: list, scheduler: str = "threads", workers: int = 1, *, show_progress: bool = True) -> list:
+    """Results of Dask ``tasks`` (delayed), in order, on ``scheduler`` (:data:`LOCAL_SCHEDULERS`
+    with ``workers`` workers, or a ``dask.distributed`` scheduler address), with a tqdm bar."""
+    if scheduler in LOCAL_SCHEDULERS:
+        with dask_progress(desc="evaluate", unit="video", enabled=show_progress):
+            return list(dask.compute(*tasks, scheduler=scheduler, num_workers=max(1, workers)))
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise SalprepError(f"--scheduler {scheduler}: dask.distributed is not installed "
+                           "(pip install distributed)") from None
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SalprepError(f"cannot reach the Dask scheduler at {scheduler!r}: {str(exc).splitlines()[0]}") from None
+    with client:
+        futures = client.compute(tasks)
+        done = as_completed(futures, loop=client.loop)
+        for _ in progress(done, total=len(futures), desc="evaluate", unit="video", enabled=show_progress):
+            pass
+        return client.gather(futures)
 
 
 def _pool(rows: np.ndarray) -> dict:

@@ -80,6 +80,34 @@ def test_results_do_not_depend_on_workers_and_seed_matters(gt_shards):
     assert a["summary"]["auc_shuffled"] != c["summary"]["auc_shuffled"]
 
 
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """A local dask.distributed cluster of two worker processes (what --scheduler ADDRESS reaches)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+def test_every_scheduler_gives_the_serial_scores(gt_shards, dask_cluster):
+    """Local processes (the default), threads and a distributed cluster score exactly like the
+    serial path: every frame's randomness comes from the seed, not from the schedule."""
+    predictor = OwnMaps()
+    serial = evaluate_split(gt_shards, predictor, scheduler="sync", progress=False)
+    for scheduler, workers in (("processes", 2), ("threads", 2), (dask_cluster, 1)):
+        other = evaluate_split(gt_shards, predictor, scheduler=scheduler, workers=workers, progress=False)
+        assert other["per_frame"] == serial["per_frame"], scheduler
+        assert other["summary"] == serial["summary"]
+
+
+def test_unreachable_scheduler_is_one_line(gt_shards, monkeypatch):
+    from salprep import evaluate
+    from salprep.errors import SalprepError
+
+    monkeypatch.setattr(evaluate, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(SalprepError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+        evaluate_split(gt_shards, OwnMaps(), scheduler="tcp://127.0.0.1:9", progress=False)
+
+
 def test_subsample_and_nan_pooling(gt_shards):
     with h5py.File(gt_shards[0], "a") as h5:  # frame 2 of 001 loses its fixations
         fp = h5["fixation_points"][...]

@@ -231,6 +231,35 @@ def test_evaluate_a_trained_decoder(store, tmp_path):
     assert prov["weights"] == "random-init" and prov["train"]["model"] == "lsts_flow"
 
 
+def test_decoder_scores_are_the_same_in_worker_processes(store, tmp_path):
+    """The default scheduler (local processes, each loading model.pt once) and the serial path
+    write the same metrics and per-frame scores."""
+    assert _train(store, tmp_path / "train", settings={**SMALL, "epochs": 1}) == 0
+    outs = {}
+    for scheduler in ("sync", "processes"):
+        outs[scheduler] = out = tmp_path / scheduler
+        assert main(["evaluate", "--model", "lsts_flow", "--checkpoint", str(tmp_path / "train" / "model.pt"),
+                     "--split", "val", str(store / "gt" / "601.h5"), str(store / "gt" / "002.h5"),
+                     "--out-dir", str(out), "--workers", "2", "--scheduler", scheduler, "--overlays", "0",
+                     "--device", "cpu"]) == 0
+    for name in ("metrics.json", "per_frame.csv", "per_video.csv"):
+        assert (outs["sync"] / name).read_text() == (outs["processes"] / name).read_text(), name
+
+
+def test_decoder_predictor_pickles_as_its_file(store, tmp_path):
+    import pickle
+
+    from salprep.commands.evaluate import load_predictor
+
+    assert _train(store, tmp_path / "train", settings={**SMALL, "epochs": 1}) == 0
+    predictor, _ = load_predictor("lsts_flow", str(tmp_path / "train" / "model.pt"), "cpu")
+    blob = pickle.dumps(predictor)
+    assert len(blob) < 2000  # the path and device, not the network
+    again = pickle.loads(blob)
+    for a, b in zip(predictor.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
 def _write_image_shards(root, video: str, seed: int):
     rng = np.random.default_rng(seed)
     with write_shard(root / "frames" / f"{video}.h5", stage="frames", dataset="t", video=video, n_frames=T,

@@ -52,8 +52,8 @@ def demo_run(tmp_path_factory):
     (base / "tiny.yaml").write_text(TINY)
     workdir = base / "run"
     assert planned_jobs(workdir, "results/center_bias", "shards") == {
-        "demo_data": 1, "demo_weights": 1, "gt": 6, "flow_tvl1": 7, "flow_spynet": 7, "depth": 7,
-        "i3d_rgb": 7, "i3d_flow": 7, "frames": 7, "train": 1, "evaluate": 1, "shards": 1}
+        "demo_data": 1, "demo_weights": 1, "annotation_digest": 6, "gt": 6, "flow_tvl1": 7, "flow_spynet": 7,
+        "depth": 7, "i3d_rgb": 7, "i3d_flow": 7, "frames": 7, "train": 1, "evaluate": 1, "shards": 1}
     proc = snakemake(workdir, "results/center_bias", "shards")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return workdir
@@ -100,18 +100,25 @@ def test_run_settings_replan_nothing_but_a_setting_reruns_its_stage(demo_run):
     assert planned_jobs(demo_run, "shards", configs=("tiny.yaml", "run_settings.yaml")) == {}
     (demo_run.parent / "stride.yaml").write_text("stages: {i3d_flow: {stride: 3}}\n")
     assert planned_jobs(demo_run, "shards", configs=("tiny.yaml", "stride.yaml")) == {"i3d_flow": 7, "shards": 1}
+    # a TV-L1 setting reruns TV-L1 and the stage that reads it (I3D flow), nothing else
+    (demo_run.parent / "bound.yaml").write_text("stages: {flow_tvl1: {bound: 3.0}}\n")
+    assert planned_jobs(demo_run, "results/center_bias", "shards", configs=("tiny.yaml", "bound.yaml")) == {
+        "flow_tvl1": 7, "i3d_flow": 7, "shards": 1}
 
 
 def test_unrelated_config_replans_no_training(demo_run):
     """A model's params are its own models.<name> section and its input stages' versions only."""
     (demo_run.parent / "unrelated.yaml").write_text(
-        "evaluate: {workers: 1}\nstages: {flow_tvl1: {batch_size: 3}}\nmodels: {lsts_flow: {epochs: 3}}\n"
+        "evaluate: {workers: 1, scheduler: threads}\nstages: {flow_tvl1: {batch_size: 3}}\nmodels: {lsts_flow: {epochs: 3}}\n"
         "train: {device: cpu}\n")
     assert planned_jobs(demo_run, "results/center_bias", configs=("tiny.yaml", "unrelated.yaml")) == {}
     # a decoder is planned as the same two rules with its own wildcard (dry run: the tiny demo's
     # features are not LSTS-sized); its settings change only its own jobs
     assert planned_jobs(demo_run, "results/lsts_flow") == {"train": 1, "evaluate": 1}
-    assert planned_jobs(demo_run, "all") == {"train": 7, "evaluate": 7, "report": 1, "all": 1}
+    assert planned_jobs(demo_run, "all") == {"train": 7, "evaluate": 7, "report": 1, "visualise": 3, "all": 1}
+    proc = snakemake(demo_run, "-n")  # no target: `all`
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert re.search(r"^all\s+1\s*$", (proc.stdout + proc.stderr).split("Job stats:")[1], re.M)
     (demo_run.parent / "cb.yaml").write_text("evaluate: {n_other: 5}\n")
     assert planned_jobs(demo_run, "results/center_bias", configs=("tiny.yaml", "cb.yaml")) == {"evaluate": 1}
 
@@ -119,8 +126,10 @@ def test_unrelated_config_replans_no_training(demo_run):
 def test_touching_a_video_or_shard_without_changing_it_replans_nothing(demo_run):
     """The profile checksums inputs of any size (max-checksum-file-size): a newer mtime alone is not
     a change (Snakemake's 1 MB default would rerun the video's jobs and everything downstream)."""
+    ann = demo_run / "data" / "demo" / "annotation"
     for path in (demo_run / "data" / "demo" / "video" / "003.AVI", demo_run / "store" / "demo" / "gt" / "601.h5",
-                 demo_run / "store" / "demo" / "flow_tvl1" / "002.h5"):
+                 demo_run / "store" / "demo" / "flow_tvl1" / "002.h5", ann / "0002" / "fixation" / "0003.png",
+                 ann / "0601" / "maps" / "0001.png", ann / "0602"):
         os.utime(path)
     assert planned_jobs(demo_run, "results/center_bias", "shards") == {}
     # the same touch with a threshold below these files' sizes is taken as a change (mtime only)
@@ -128,6 +137,24 @@ def test_touching_a_video_or_shard_without_changing_it_replans_nothing(demo_run)
     assert "Job stats:" in proc.stdout + proc.stderr and "gt" in (proc.stdout + proc.stderr).split("Job stats:")[1]
     profile = (REPO / "workflow" / "profiles" / "default" / "config.yaml").read_text()
     assert "max-checksum-file-size: 4GB" in profile  # DHF1K videos and shards are far above 1 MB
+
+
+def test_editing_one_fixation_file_reruns_that_videos_gt_and_downstream(demo_run):
+    """An in-place edit (same name, same folder mtime) changes the video's annotation stamp."""
+    from PIL import Image
+
+    assert planned_jobs(demo_run, "results/center_bias", "shards") == {}
+    png = demo_run / "data" / "demo" / "annotation" / "0602" / "fixation" / "0007.png"
+    folder_mtime = png.parent.stat().st_mtime_ns
+    fix = np.array(Image.open(png))
+    fix[45, 80] = 255 - fix[45, 80]
+    Image.fromarray(fix).save(png)
+    assert png.parent.stat().st_mtime_ns == folder_mtime  # what a directory() input would have seen
+    assert planned_jobs(demo_run, "results/center_bias", "shards") == {"gt": 1, "evaluate": 1, "shards": 1}
+    assert snakemake(demo_run, "results/center_bias", "shards").returncode == 0
+    assert planned_jobs(demo_run, "results/center_bias", "shards") == {}
+    stamp = json.loads((demo_run / ".salprep" / "annotations" / "demo" / "602.json").read_text())
+    assert stamp["video"] == "602" and stamp["files"] == 2 * 12  # fixation + shipped maps
 
 
 def test_nothing_to_do_then_only_changed_video_reruns(demo_run):
@@ -148,7 +175,8 @@ def test_make_demo_target_plans_only_what_lsts_flow_needs(tmp_path):
     val videos, two trainings and two evaluations; training jobs get train.threads (<= cores)."""
     (tmp_path / "tiny.yaml").write_text(TINY)
     assert planned_jobs(tmp_path / "run", "results/center_bias", "results/lsts_flow") == {
-        "demo_data": 1, "demo_weights": 1, "gt": 6, "flow_tvl1": 6, "i3d_flow": 6, "train": 2, "evaluate": 2}
+        "demo_data": 1, "demo_weights": 1, "annotation_digest": 6, "gt": 6, "flow_tvl1": 6, "i3d_flow": 6,
+        "train": 2, "evaluate": 2}
     proc = snakemake(tmp_path / "run", "-n", "results/lsts_flow")
     train_job = (proc.stdout + proc.stderr).split("rule train:")[1].split("rule ")[0]
     assert "threads: 2" in train_job
@@ -169,6 +197,14 @@ def test_readme_own_dataset_command_parses_its_targets(demo_run):
                           capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "IsADirectoryError" not in proc.stderr
+
+
+def test_lint_is_clean():
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=REPO, capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout[-3000:]
+    assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr
 
 
 def test_config_is_validated(tmp_path):

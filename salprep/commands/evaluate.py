@@ -37,7 +37,12 @@ def register_parser(sub) -> None:
     p.add_argument("--gt-maps", choices=("auto", "shipped", "built"), default="auto",
                    help="continuous GT for CC/SIM/KLD: published maps (auto: when present) or built")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel videos (Dask threads)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="videos scored in parallel (local Dask workers; default: all cores)")
+    p.add_argument("--scheduler", default="processes", metavar="NAME|ADDRESS",
+                   help="Dask scheduler: processes (local worker processes, default), threads, sync "
+                   "(serial), or the address of a dask.distributed scheduler (tcp://host:8786) whose "
+                   "workers see the same paths; the scores are the same on each")
     p.add_argument("--overlays", type=int, default=4, help="overlay images per split (0: none)")
     p.add_argument("--config-json", default=None, help="effective workflow config, for provenance")
     p.set_defaults(func=run)
@@ -61,7 +66,7 @@ def load_predictor(model: str, checkpoint: str, device: str = "cpu"):
         if found.name != model:
             raise SalprepError(f"this model.pt is of model {found.name!r}, not {model!r}", path)
         weights = state.get("features_weights") or ["none"]
-        return DecoderPredictor(found, net, dev), {"model": model, "weights": "+".join(weights),
+        return DecoderPredictor(found, net, dev, source=path), {"model": model, "weights": "+".join(weights),
                                                    "settings": state.get("settings")}
     from salprep.checkpoints import read_checkpoint
 
@@ -154,7 +159,7 @@ def _evaluate(args, predictor, train_meta: dict, out: Path) -> None:
         all_shards += shards
         result = evaluate_split(
             shards, predictor, max_frames=args.max_frames, n_other=args.n_other, n_splits=args.n_splits,
-            gt_maps=args.gt_maps, seed=args.seed, workers=args.workers,
+            gt_maps=args.gt_maps, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
         )
         metrics[name] = result["summary"]
         per_video += [{"split": name, "video": v, **s} for v, s in result["per_video"].items()]

@@ -42,6 +42,16 @@ class VideoDataset(abc.ABC):
     def read_fixations(self, video: str, frame: int, shape: tuple[int, int]) -> np.ndarray:
         """Binary fixation map (H, W) bool of 0-based ``frame``; checks it has ``shape``."""
 
+    @abc.abstractmethod
+    def annotation_dir(self, video: str) -> Path:
+        """The folder holding ``video``'s annotations (it may not exist yet)."""
+
+    @abc.abstractmethod
+    def annotation_files(self, video: str) -> list[Path]:
+        """Every file the GT of ``video`` is read from (fixations and shipped maps), under
+        :meth:`annotation_dir`, without checks: [] when there are none. The workflow digests
+        their contents to notice in-place edits (:mod:`salprep.datasets.digest`)."""
+
     def shipped_map_files(self, video: str) -> list[Path]:
         """Published continuous GT maps, one per frame; empty when the dataset ships none."""
         return []

@@ -83,6 +83,10 @@ class DHF1K(VideoDataset):
     def annotation_dir(self, video: str) -> Path:
         return self.root / "annotation" / f"{int(video):04d}"
 
+    def annotation_files(self, video):
+        folder = self.annotation_dir(video)
+        return _numbered(folder / "fixation", _FRAME_RE) + _numbered(folder / "maps", _FRAME_RE)
+
     def has_annotations(self, video):
         return (self.annotation_dir(video) / "fixation").is_dir()
 

@@ -8,6 +8,7 @@ window once however many frames share it.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -32,12 +33,39 @@ def load_model_file(path: str | os.PathLike, device="cpu"):
     return spec, model.to(device).eval(), state
 
 
+@functools.lru_cache(maxsize=4)
+def _worker_predictor(path: str, device: str, batch_size: int) -> "DecoderPredictor":
+    """The predictor of ``path`` in a Dask worker process, loaded once per process; one torch
+    thread each there, as the workers already run in parallel."""
+    import multiprocessing
+
+    import torch
+
+    from salprep.device import resolve_device
+
+    if multiprocessing.parent_process() is not None:
+        torch.set_num_threads(1)
+    dev = resolve_device(device)
+    spec, model, _ = load_model_file(path, dev)
+    return DecoderPredictor(spec, model, dev, batch_size, source=path)
+
+
 class DecoderPredictor:
     """Maps of a trained decoder for frames of a GT-indexed video (LSTS: (K, 360, 640); SalBCE:
-    (K, H, W) at the frames size; the protocol resizes them to the GT frame)."""
+    (K, H, W) at the frames size; the protocol resizes them to the GT frame).
 
-    def __init__(self, spec, model, device="cpu", batch_size: int = 8):
+    Made with ``source`` (its model.pt), it pickles as that path and device, so Dask worker
+    processes load the file once each instead of receiving the network with every task.
+    """
+
+    def __init__(self, spec, model, device="cpu", batch_size: int = 8, source: str | os.PathLike | None = None):
         self.spec, self.model, self.device, self.batch_size = spec, model, device, batch_size
+        self.source = None if source is None else os.fspath(source)
+
+    def __reduce_ex__(self, protocol):
+        if self.source is None:
+            return super().__reduce_ex__(protocol)
+        return _worker_predictor, (self.source, str(self.device), self.batch_size)
 
     def predict(self, video, frames: np.ndarray) -> np.ndarray:
         import torch

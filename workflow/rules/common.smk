@@ -1,5 +1,6 @@
 # Shared helpers: which dataset, which videos, where shards and results go.
 import json
+import os
 import shlex
 
 from salprep.datasets import open_dataset
@@ -13,11 +14,6 @@ DATASET = open_dataset(DSCFG["layout"], DSCFG["root"], DSCFG["splits"])
 STORE = config["store"]
 RESULTS = config["results"]
 IS_DEMO = bool(DSCFG.get("demo", False))
-
-# Videos are strings as in file names (DHF1K: 001); never let {video} match across folders.
-wildcard_constraints:
-    video=r"\d+",
-
 
 def videos(split):
     return DATASET.videos(split)
@@ -35,8 +31,28 @@ def annotation_dir(wildcards):
     return str(DATASET.annotation_dir(wildcards.video))
 
 
+def annotation_stamp(video):
+    """The content stamp of a video's annotation files (salprep.datasets.digest): the GT rule's
+    stand-in for the annotation folder, rewritten only when a file's bytes change."""
+    return f".salprep/annotations/{DS}/{video}.json"
+
+
+def gt_annotations(wildcards):
+    """The stamp; the annotation folder itself where it has no files (Snakemake then names the
+    missing folder)."""
+    stamp = annotation_stamp(wildcards.video)
+    return stamp if IS_DEMO or os.path.exists(stamp) else annotation_dir(wildcards)
+
+
 def shard(stage, video):
     return f"{STORE}/{DS}/{stage}/{video}.h5"
+
+
+#: `**SHARD_PARAMS` in the params of every per-video stage rule = the dataset and video a shard records.
+#: These rules are cacheable between workflows (`cache: "omit-software"`), and Snakemake's cache
+#: key holds the shell command *template*, params and input contents, not wildcard values:
+#: without these, two demo videos (inputs of one demo_data job) would share one cache entry.
+SHARD_PARAMS = {"dataset": DS, "video": "{video}"}
 
 
 def shards(stage, split):
@@ -88,15 +104,61 @@ def stage_options(stage):
     return _options({k: v for k, v in stage_config(stage).items() if k not in RUN_KEYS})
 
 
-#: How each stage runs (`--device ... --batch-size ...`), given to the shell commands as
-#: `{RUN_OPTIONS[stage]}`: deliberately not `params:`, so these never rerun a job.
-RUN_OPTIONS = {
-    stage: _options({k: v for k, v in stage_config(stage).items() if k in RUN_KEYS})
-    for stage in ("flow_tvl1", "flow_spynet", "depth", "i3d_rgb", "i3d_flow", "frames")
-}
-
-
 def stage_gpus(stage):
     """`resources: gpu=` of a stage's rule: 1 when its device is CUDA (decided from the config
     alone: nothing is imported or probed on the submitting host). `auto` asks for none."""
     return 1 if str(stage_config(stage).get("device", "auto")).startswith("cuda") else 0
+
+
+def _gpu_slots():
+    """N of `--resources gpu=N` (the gpu profile): this machine's GPUs, shared by the GPU jobs
+    (salprep.gpu_slots gives each its own); 0 when not given (also in a cluster job's jobstep)."""
+    value = workflow.global_resources.get("gpu").value
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+GPU_SLOTS = _gpu_slots()
+
+
+#: How each stage runs (`--device ... --batch-size ...`, and `--gpu-slots N` for a CUDA stage
+#: under `--resources gpu=N`), given to the shell commands as `{RUN_OPTIONS[stage]}`:
+#: deliberately not `params:`, so these never rerun a job.
+RUN_OPTIONS = {
+    stage: _options({k: v for k, v in stage_config(stage).items() if k in RUN_KEYS}
+                    | ({"gpu_slots": GPU_SLOTS} if GPU_SLOTS and stage_gpus(stage) else {}))
+    for stage in ("flow_tvl1", "flow_spynet", "depth", "i3d_rgb", "i3d_flow", "frames")
+}
+
+
+# Models (salprep.models.registry): what the train and evaluate rules read.
+from salprep.models.registry import MODELS, get_model
+
+
+def model_settings(model):
+    """The model's `models.<name>` overrides of its registry recipe (JSON)."""
+    return json.dumps((config.get("models") or {}).get(model) or {}, sort_keys=True)
+
+
+def model_stages(model):
+    return ("gt", *get_model(model).inputs)
+
+
+def model_shards(model, split):
+    return [shard(stage, v) for stage in model_stages(model) for v in videos(split)]
+
+
+#: Provenance only: the effective config, given to train/evaluate as a `resources:` string (not
+#: `params:`, which would retrain everything for any key).
+CONFIG_JSON = config_json()
+#: how training and evaluation run (`train: {device: ...}`), outside `params:` like RUN_OPTIONS
+TRAIN_RUN = _options({k: v for k, v in (config.get("train") or {}).items() if k == "device"})
+
+EVAL = config["evaluate"]
+#: what the scores depend on (not `workers` / `scheduler`: they only say where videos are scored)
+PROTOCOL = {k: v for k, v in EVAL.items() if k not in ("workers", "scheduler")}
+MODELS_LIST = " ".join(MODELS)
+
+
+def split_args(wildcards):
+    """`--split NAME SHARD...` for each evaluated split."""
+    return " ".join(shlex.join(["--split", s, *shards("gt", s)]) for s in EVAL["splits"])

@@ -7,7 +7,7 @@ if IS_DEMO:
             annotations=[directory(str(DATASET.annotation_dir(v))) for v in annotated_videos()],
             manifest=f"{DSCFG['root']}/demo.json",
         params:
-            root=DSCFG["root"],
+            root=lambda w: DSCFG["root"],
             seed=config.get("demo_data", {}).get("seed", 0),
             frames=config.get("demo_data", {}).get("frames", 120),
             size=config.get("demo_data", {}).get("size", "640x360"),
@@ -16,6 +16,8 @@ if IS_DEMO:
             n_test=len(videos("test")) if "test" in DATASET.splits else 0,
         log:
             f"logs/{DS}/demo_data.log",
+        conda:
+            "../../envs/salprep.yaml"
         shell:
             "salprep demo-data --out {params.root:q} --seed {params.seed} --frames {params.frames} --size {params.size}"
             " --train {params.n_train} --val {params.n_val} --test {params.n_test} > {log:q} 2>&1"
@@ -32,5 +34,7 @@ rule demo_weights:
         seed=config.get("demo_data", {}).get("seed", 0),
     log:
         "logs/demo_weights.log",
+    conda:
+        "../../envs/salprep.yaml"
     shell:
         "salprep demo-data --weights-out checkpoints/demo --seed {params.seed} > {log:q} 2>&1"

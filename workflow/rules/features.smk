@@ -13,16 +13,19 @@ rule depth:
     params:
         options=stage_options("depth"),
         stage_version=stage_version("depth"),
+        **SHARD_PARAMS,
     resources:
         gpu=stage_gpus("depth"),
+        run_options=RUN_OPTIONS["depth"],
+    cache: "omit-software"
     log:
         f"logs/{DS}/depth/{{video}}.log",
     conda:
         "../../envs/salprep.yaml"
     shell:
         "salprep depth --video {input.video:q} --encoder {input.encoder:q} --decoder {input.decoder:q}"
-        " --out {output:q} --dataset-name {DS:q} --video-id {wildcards.video}"
-        " {params.options} {RUN_OPTIONS[depth]} > {log:q} 2>&1"
+        " --out {output:q} --dataset-name {params.dataset:q} --video-id {params.video}"
+        " {params.options} {resources.run_options} > {log:q} 2>&1"
 
 
 rule i3d_rgb:
@@ -34,16 +37,19 @@ rule i3d_rgb:
     params:
         options=stage_options("i3d_rgb"),
         stage_version=stage_version("i3d_rgb"),
+        **SHARD_PARAMS,
     resources:
         gpu=stage_gpus("i3d_rgb"),
+        run_options=RUN_OPTIONS["i3d_rgb"],
+    cache: "omit-software"
     log:
         f"logs/{DS}/i3d_rgb/{{video}}.log",
     conda:
         "../../envs/salprep.yaml"
     shell:
         "salprep features --modality rgb --video {input.video:q} --checkpoint {input.checkpoint:q}"
-        " --out {output:q} --dataset-name {DS:q} --video-id {wildcards.video}"
-        " {params.options} {RUN_OPTIONS[i3d_rgb]} > {log:q} 2>&1"
+        " --out {output:q} --dataset-name {params.dataset:q} --video-id {params.video}"
+        " {params.options} {resources.run_options} > {log:q} 2>&1"
 
 
 rule i3d_flow:
@@ -55,16 +61,19 @@ rule i3d_flow:
     params:
         options=stage_options("i3d_flow"),
         stage_version=stage_version("i3d_flow"),
+        **SHARD_PARAMS,
     resources:
         gpu=stage_gpus("i3d_flow"),
+        run_options=RUN_OPTIONS["i3d_flow"],
+    cache: "omit-software"
     log:
         f"logs/{DS}/i3d_flow/{{video}}.log",
     conda:
         "../../envs/salprep.yaml"
     shell:
         "salprep features --modality flow --flow {input.flow:q} --checkpoint {input.checkpoint:q}"
-        " --out {output:q} --dataset-name {DS:q} --video-id {wildcards.video}"
-        " {params.options} {RUN_OPTIONS[i3d_flow]} > {log:q} 2>&1"
+        " --out {output:q} --dataset-name {params.dataset:q} --video-id {params.video}"
+        " {params.options} {resources.run_options} > {log:q} 2>&1"
 
 
 rule frames:
@@ -75,12 +84,14 @@ rule frames:
     params:
         options=stage_options("frames"),
         stage_version=stage_version("frames"),
+        **SHARD_PARAMS,
+    cache: "omit-software"
     log:
         f"logs/{DS}/frames/{{video}}.log",
     conda:
         "../../envs/salprep.yaml"
     shell:
-        "salprep frames --video {input.video:q} --out {output:q} --dataset-name {DS:q} --video-id {wildcards.video}"
+        "salprep frames --video {input.video:q} --out {output:q} --dataset-name {params.dataset:q} --video-id {params.video}"
         " {params.options} > {log:q} 2>&1"
 
 

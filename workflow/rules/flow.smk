@@ -7,16 +7,19 @@ rule flow_tvl1:
     params:
         options=stage_options("flow_tvl1"),
         stage_version=stage_version("flow_tvl1"),
+        **SHARD_PARAMS,
     resources:
         gpu=stage_gpus("flow_tvl1"),
+        run_options=RUN_OPTIONS["flow_tvl1"],
+    cache: "omit-software"
     log:
         f"logs/{DS}/flow_tvl1/{{video}}.log",
     conda:
         "../../envs/salprep.yaml"
     shell:
-        "salprep flow --method tvl1 --video {input.video:q} --out {output:q} --dataset-name {DS:q}"
-        " --video-id {wildcards.video}"
-        " {params.options} {RUN_OPTIONS[flow_tvl1]} > {log:q} 2>&1"
+        "salprep flow --method tvl1 --video {input.video:q} --out {output:q} --dataset-name {params.dataset:q}"
+        " --video-id {params.video}"
+        " {params.options} {resources.run_options} > {log:q} 2>&1"
 
 
 rule flow_spynet:
@@ -28,16 +31,19 @@ rule flow_spynet:
     params:
         options=stage_options("flow_spynet"),
         stage_version=stage_version("flow_spynet"),
+        **SHARD_PARAMS,
     resources:
         gpu=stage_gpus("flow_spynet"),
+        run_options=RUN_OPTIONS["flow_spynet"],
+    cache: "omit-software"
     log:
         f"logs/{DS}/flow_spynet/{{video}}.log",
     conda:
         "../../envs/salprep.yaml"
     shell:
         "salprep flow --method spynet --video {input.video:q} --checkpoint {input.checkpoint:q} --out {output:q}"
-        " --dataset-name {DS:q} --video-id {wildcards.video}"
-        " {params.options} {RUN_OPTIONS[flow_spynet]} > {log:q} 2>&1"
+        " --dataset-name {params.dataset:q} --video-id {params.video}"
+        " {params.options} {resources.run_options} > {log:q} 2>&1"
 
 
 rule flow:

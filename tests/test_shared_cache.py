@@ -1,0 +1,88 @@
+"""Two separate clones of the project share one feature store through Snakemake's
+between-workflow cache (`cache: "omit-software"` on every per-video stage rule)."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_workflow import BIN, EVERY_VIDEO, REPO, TINY
+
+from salprep.cli import main
+
+CACHED = ("gt", "flow_tvl1")
+TARGETS = ["results/center_bias", *(f"store/demo/flow_tvl1/{name}" for name in EVERY_VIDEO)]
+
+
+def clone(dst: Path) -> Path:
+    """The project's workflow files (what `git clone` gives; data and results are per clone)."""
+    dst.mkdir(parents=True)
+    shutil.copy(REPO / "Snakefile", dst / "Snakefile")
+    for folder in ("workflow", "config", "envs"):
+        shutil.copytree(REPO / folder, dst / folder)
+    return dst
+
+
+def run(project: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+           "SNAKEMAKE_OUTPUT_CACHE": str(cache)}
+    cmd = [str(BIN / "snakemake"), "--cache", "--workflow-profile", "workflow/profiles/default",
+           "--configfile=" + str(project.parent / "tiny.yaml"), "--cores", "2", *args, *TARGETS]
+    return subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def two_clones(tmp_path_factory):
+    base = tmp_path_factory.mktemp("cache")
+    (base / "tiny.yaml").write_text(TINY)
+    cache = base / "shared-cache"
+    cache.mkdir()
+    a, b = clone(base / "alice"), clone(base / "bob")
+    proc = run(a, cache)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return a, b, cache
+
+
+def test_second_clone_computes_no_cached_stage_job(two_clones):
+    a, b, cache = two_clones
+    n_cached = len(list(cache.glob("*.h5")))
+    assert n_cached == 6 + 7  # GT of the annotated videos, TV-L1 of every video
+    proc = run(b, cache)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout + proc.stderr
+    assert text.count(" from cache.") == n_cached and "to cache." not in text
+    for stage in CACHED:
+        shards = sorted((b / "store" / "demo" / stage).iterdir())
+        assert shards and all(p.is_symlink() and p.resolve().parent == cache.resolve() for p in shards), stage
+        # Snakemake creates each job's log; the command, which would write to it, never ran
+        assert all(log.stat().st_size == 0 for log in (b / "logs" / "demo" / stage).iterdir()), stage
+    assert len(list(cache.glob("*.h5"))) == n_cached  # nothing new stored
+    # the rest ran in Bob's clone (its own data, training and scores), with the same results
+    assert json.loads((b / "results" / "center_bias" / "metrics.json").read_text()) == json.loads(
+        (a / "results" / "center_bias" / "metrics.json").read_text())
+
+
+def test_cached_shards_and_the_cache_folder_verify(two_clones, monkeypatch):
+    a, b, cache = two_clones
+    monkeypatch.chdir(b)  # shards name their source video relative to the project
+    assert main(["verify", "-q", "store/demo", str(cache)]) == 0
+    # readers open cached shards read-only, through the symlink
+    from salprep.store import open_shard
+
+    with open_shard(b / "store" / "demo" / "flow_tvl1" / "001.h5", "flow_tvl1") as h5:
+        assert h5.attrs["video"] == "001"
+
+
+def test_a_lost_cache_entry_is_reported_and_recomputed(two_clones, monkeypatch, capsys):
+    """Runs last: deletes one cache entry behind Bob's symlink."""
+    a, b, cache = two_clones
+    link = b / "store" / "demo" / "flow_tvl1" / "003.h5"
+    link.resolve().unlink()
+    monkeypatch.chdir(b)
+    assert main(["verify", "-q", "store/demo/flow_tvl1"]) == 1
+    assert "store/demo/flow_tvl1/003.h5: dangling symlink to " in capsys.readouterr().out
+    proc = run(b, cache)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert link.resolve().exists() and (b / "logs" / "demo" / "flow_tvl1" / "003.log").stat().st_size > 0

@@ -1,0 +1,46 @@
+# The HTML report (`snakemake --report report.html <the targets you built>`): the flow and depth
+# figures of the report split's first video, and what the result files of the other rules are
+# called in the report (their `report()` markers sit on the rules that write them).
+from salprep.visualise import result_labels
+
+#: the split the report's metrics show (the summary's: the first evaluated split, val)
+REPORT_SPLIT = config["evaluate"]["splits"][0]
+#: stages drawn by `salprep visualise`, and the videos drawn (the report split's first)
+FIGURE_STAGES = ("flow_tvl1", "flow_spynet", "depth")
+FIGURE_VIDEOS = videos(REPORT_SPLIT)[:1]
+#: files of results/<model>/ in the report ({item}: salprep.visualise.RESULT_ITEMS)
+MODEL_REPORT_PATTERNS = [
+    "{item,metrics|provenance}.json",
+    "{item,per_video}.csv",
+    "{item,loss|prior}.png",
+    "{item,overlays|scores}_{split}.png",
+]
+
+
+rule visualise:
+    """PNG grid of a few frames of one video's flow or depth shard (the report's flow and depth)."""
+    input:
+        shard=shard("{stage}", "{video}"),
+    output:
+        report(
+            f"{RESULTS}/figures/{{video}}_{{stage}}.png",
+            caption="../report/figure.rst",
+            category="Flow and depth",
+            labels={"stage": "{stage}", "video": "{video}"},
+        ),
+    params:
+        frames=4,
+    wildcard_constraints:
+        stage="|".join(FIGURE_STAGES),
+    log:
+        f"logs/{DS}/visualise/{{stage}}/{{video}}.log",
+    conda:
+        "../../envs/salprep.yaml"
+    shell:
+        "salprep visualise {input.shard:q} --out {output:q} --frames {params.frames} > {log:q} 2>&1"
+
+
+rule figures:
+    """Target: the flow and depth figures of the report (`snakemake --cores N figures`)."""
+    input:
+        [f"{RESULTS}/figures/{v}_{stage}.png" for stage in FIGURE_STAGES for v in FIGURE_VIDEOS],
