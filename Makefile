@@ -24,4 +24,4 @@ test: install
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 clean-demo:
-	rm -rf data/demo store/demo results logs/demo .snakemake
+	rm -rf data/demo store/demo results logs/demo .snakemake .salprep/annotations/demo
