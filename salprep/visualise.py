@@ -5,7 +5,7 @@ Flow (``flow_tvl1``, ``flow_spynet``) is drawn with torchvision's colour wheel
 (:func:`torchvision.utils.flow_to_image`: hue = direction, saturation = magnitude, white = no
 motion), every panel on one scale (the largest flow vector among the frames shown), with the wheel
 itself as the key. Depth (``depth``) draws the monodepth2 disparity with a matplotlib colour map
-and one shared colour bar. Shards are opened read-only (cached shards are read-only symlinks).
+and one shared colour bar. Shards are opened read-only (cached shards are symlinks into the shared cache).
 
 Layout (exact, so a figure's size is known in advance): one panel per frame shown,
 ``PANEL_PX`` wide and as high as the stored frame's aspect ratio makes it, a ``KEY_PX`` column
