@@ -20,6 +20,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -169,6 +170,20 @@ class ShardWriter:
         return self.h5.attrs
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def check_plain_name(kind: str, value: str, path: str | os.PathLike | None = None) -> str:
+    """``value`` if it is a plain name (letters, digits, ``.``, ``_``, ``-``; no path separator,
+    no ``..``), so it cannot name a place outside the store when paths are built from it; else
+    :class:`SalprepError` naming ``path``."""
+    text = str(value)
+    if not _PLAIN_NAME.fullmatch(text) or ".." in text:
+        raise SalprepError(f"{kind} {text!r} is not a plain name (letters, digits, '.', '_', '-'; "
+                           "no path separators or '..')", path)
+    return text
+
+
 @contextlib.contextmanager
 def write_shard(
     path: str | os.PathLike,
@@ -190,6 +205,8 @@ def write_shard(
     """
     if stage not in STAGES:
         raise KeyError(f"unknown stage {stage!r}")
+    check_plain_name("dataset name", dataset, path)
+    check_plain_name("video id", video, path)
     if compression is None:
         level = None
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as h5:

@@ -25,6 +25,14 @@ _FRAME_RE = re.compile(r"^(\d+)\.png$", re.IGNORECASE)
 DHF1K_SPLITS = {"train": "1-600", "val": "601-700", "test": "701-1000"}
 
 
+def video_number(video: str) -> int:
+    """The number of a DHF1K video id ("001" -> 1); anything but digits is refused."""
+    text = str(video)
+    if not text.isdigit():
+        raise SalprepError(f"DHF1K video id {text!r} is not a number (e.g. 001)")
+    return int(text)
+
+
 def video_id(number: int) -> str:
     """DHF1K's file stem of video ``number``: 3 digits, 1000 stays 4."""
     return f"{int(number):03d}"
@@ -73,6 +81,7 @@ class DHF1K(VideoDataset):
                 if (m := _VIDEO_RE.match(p.name))]
 
     def video_path(self, video):
+        video = video_id(video_number(video))
         folder = self.root / "video"
         for suffix in (".AVI", ".avi"):
             candidate = folder / f"{video}{suffix}"
@@ -81,7 +90,7 @@ class DHF1K(VideoDataset):
         return folder / f"{video}.AVI"
 
     def annotation_dir(self, video: str) -> Path:
-        return self.root / "annotation" / f"{int(video):04d}"
+        return self.root / "annotation" / f"{video_number(video):04d}"
 
     def annotation_files(self, video):
         folder = self.annotation_dir(video)
