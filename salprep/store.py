@@ -274,7 +274,7 @@ def read_attrs(path: str | os.PathLike) -> dict:
 def verify_shard(path: str | os.PathLike, *, video_frames: int | None = None) -> list[str]:
     """Problems found in one shard (an empty list means it is fine).
 
-    Checks: readable HDF5, known ``salprep_type``, every required attribute present,
+    Checks: not a dangling symlink (a lost shared-cache entry), readable HDF5, known ``salprep_type``, every required attribute present,
     ``stage_version`` equal to the current one, ``params`` valid JSON, each required dataset
     present with the declared rank and dtype and no undeclared one, per-frame datasets' first
     dimension equal to ``n_frames``, per-entry datasets' equal to the length of ``frame_index``
@@ -282,6 +282,9 @@ def verify_shard(path: str | os.PathLike, *, video_frames: int | None = None) ->
     ``video_frames`` when given (the decoded count of the video).
     """
     problems: list[str] = []
+    if os.path.islink(path) and not os.path.exists(path):
+        return [f"dangling symlink to {os.readlink(path)} (a shared-cache entry that is gone; "
+                "the next snakemake run recomputes it)"]
     try:
         h5 = h5py.File(path, "r")
     except OSError as exc:

@@ -7,7 +7,8 @@ in-place edit of a fixation file reruns that video's GT and a touch does not
 
 from __future__ import annotations
 
-from salprep.datasets import LAYOUTS, open_dataset
+from salprep.commands.stage_args import add_dataset_video_arguments
+from salprep.datasets import open_dataset
 from salprep.datasets.digest import refresh_stamp
 from salprep.errors import SalprepError
 
@@ -20,9 +21,7 @@ def register_parser(sub) -> None:
         "and write their count and one sha256 over names and contents to OUT as JSON. OUT is rewritten "
         "only when that content changes; per-file hashes are cached beside it by size, mtime and inode.",
     )
-    p.add_argument("--root", required=True, help="dataset root folder")
-    p.add_argument("--layout", default="dhf1k", choices=sorted(LAYOUTS), help="on-disk layout")
-    p.add_argument("--video", required=True, help="video id as in the file name (DHF1K: 001)")
+    add_dataset_video_arguments(p)
     p.add_argument("--out", required=True, help="stamp file to write (.json)")
     p.set_defaults(func=run)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from salprep import gt as gtlib
-from salprep.datasets import LAYOUTS
+from salprep.commands.stage_args import add_dataset_video_arguments
 
 
 def register_parser(sub) -> None:
@@ -18,9 +18,7 @@ def register_parser(sub) -> None:
         "fixation_points (N,3) int32 frame,y,x, and shipped_maps (T,H,W) uint8 when the dataset "
         "publishes maps). Sigma etc. default to the layout's preset (DATASETS.md).",
     )
-    p.add_argument("--root", required=True, help="dataset root folder")
-    p.add_argument("--layout", default="dhf1k", choices=sorted(LAYOUTS), help="on-disk layout")
-    p.add_argument("--video", required=True, help="video id as in the file name (DHF1K: 001)")
+    add_dataset_video_arguments(p)
     p.add_argument("--out", required=True, help="output shard path (.h5)")
     p.add_argument("--dataset-name", default=None, help="dataset name recorded in the shard")
     p.add_argument("--preset", default=None, choices=sorted(gtlib.GT_PRESETS),

@@ -1,4 +1,5 @@
-"""Options every per-video stage command shares (``flow``, ``depth``, ``features``).
+"""Options the per-video stage commands share (``flow``, ``depth``, ``features``; ``gt`` and
+``annotation-digest`` the dataset-video ones).
 
 Defaults come from the stage's ``build_*`` signature (:func:`salprep.stages.runner.defaults`),
 the one place each is stated.
@@ -25,6 +26,16 @@ class _ClaimGpuSlot(argparse.Action):
             gpu_slots.claim(values)
         except SalprepError as exc:
             parser.error(str(exc))
+
+
+def add_dataset_video_arguments(p) -> None:
+    """``--root``, ``--layout`` and ``--video``: one video of a dataset on disk (``gt``,
+    ``annotation-digest``)."""
+    from salprep.datasets import LAYOUTS
+
+    p.add_argument("--root", required=True, help="dataset root folder")
+    p.add_argument("--layout", default="dhf1k", choices=sorted(LAYOUTS), help="on-disk layout")
+    p.add_argument("--video", required=True, help="video id as in the file name (DHF1K: 001)")
 
 
 def add_stage_arguments(p, defaults: dict, unit: str) -> None:

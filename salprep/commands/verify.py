@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -50,11 +49,6 @@ def run(args) -> int:
     decoded: dict[str, int | str] = {}
     bad = 0
     for shard in shards:
-        if shard.is_symlink() and not shard.exists():
-            bad += 1
-            print(f"{shard}: dangling symlink to {os.readlink(shard)} (a shared-cache entry that is gone; "
-                  "the next snakemake run recomputes it)")
-            continue
         problems: list[str] = []
         frames = None
         if not args.no_video_check:

@@ -18,26 +18,17 @@
 # The clients (sinfo, sbatch, squeue, srun) need SLURM_CONF=<state dir>/slurm.conf, unless
 # /etc/slurm/slurm.conf was free: then it is made a symlink to it (stop.sh removes it again).
 set -uo pipefail
-export PATH=$PATH:/usr/sbin:/sbin
+# shellcheck source=scripts/slurm/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-STATE=${SALPREP_SLURM_DIR:-/tmp/salprep-slurm}
 PARTITION=${SALPREP_SLURM_PARTITION:-main}
 WAIT=${SALPREP_SLURM_TIMEOUT:-30}
-CONF=$STATE/slurm.conf
 PACKAGES=(munge slurmctld slurmd slurm-client)
 T0=$(date +%s)
 
 fail() {
     echo "salprep-slurm: cannot start: $*" >&2
     exit 1
-}
-say() { echo "salprep-slurm: $*"; }
-
-alive() {  # alive PIDFILE: the pid in it is a running process of that name (not a reused pid)
-    local pid
-    [[ -s $1 ]] || return 1
-    pid=$(tr -dc 0-9 <"$1")
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$(basename "$1" .pid)" ]]
 }
 
 wait_for() {  # wait_for SECONDS COMMAND...: retry COMMAND every 0.2 s

@@ -5,18 +5,8 @@
 #   scripts/slurm/stop.sh            # keeps the state dir (logs) under SALPREP_SLURM_DIR
 #   scripts/slurm/stop.sh --purge    # and removes it
 set -uo pipefail
-export PATH=$PATH:/usr/sbin:/sbin
-
-STATE=${SALPREP_SLURM_DIR:-/tmp/salprep-slurm}
-CONF=$STATE/slurm.conf
-say() { echo "salprep-slurm: $*"; }
-
-alive() {  # alive PIDFILE: the pid in it is a running process of that name (not a reused pid)
-    local pid
-    [[ -s $1 ]] || return 1
-    pid=$(tr -dc 0-9 <"$1")
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$(basename "$1" .pid)" ]]
-}
+# shellcheck source=scripts/slurm/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 stop() {  # stop NAME PIDFILE: SIGTERM, up to 10 s, then SIGKILL
     local name=$1 pidfile=$2 pid i
