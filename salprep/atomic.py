@@ -1,31 +1,61 @@
 """The one atomic-write helper: every file salprep writes appears complete or not at all.
 
 :func:`atomic_output` yields a hidden temporary path in the destination's own folder
-(``.<stem>.<random>.tmp<suffix>``, so ``001.h5`` is written as ``.001.<random>.tmp.h5``); the
+(``.<stem>.<key>.tmp<suffix>``, so ``001.h5`` is written as ``.001.<key>.tmp.h5``); the
 caller writes it, and on a clean exit it is fsynced and renamed over the destination. On any
 exception (or KeyboardInterrupt) the temporary file or folder is removed and an existing
-destination is left untouched. A killed writer leaves at most the hidden temporary, which no
-reader opens (``salprep verify`` lists such leftovers).
+destination is left untouched.
+
+Writers of one destination know of each other through their temporaries: each writer holds an
+exclusive ``flock`` on its own temporary for as long as it writes (the kernel drops it when
+the process dies, however it dies). So when a writer starts,
+
+* a temporary of the same destination that nobody holds was left by a dead writer (kill -9,
+  power loss) and is removed;
+* one that is held belongs to a live writer: the newcomer fails at once with one line
+  (:class:`~salprep.errors.SalprepError`), and the first writer finishes undisturbed. The
+  same check runs again just before the rename, so of two writers that start at the same
+  instant exactly one (the one whose temporary name sorts first) completes.
+
+A full disk, a file-size limit or an exceeded quota (ENOSPC, EFBIG, EDQUOT) while writing
+becomes one line naming the destination; the temporary is removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import logging
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Iterator
 
+from salprep.errors import SalprepError
+
+log = logging.getLogger(__name__)
+
 TMP_MARK = ".tmp"
+#: errors that mean "no room to write": reported as one line, never a traceback
+DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
+def _parts(path: Path) -> tuple[str, str]:
+    suffix = "".join(path.suffixes[-1:])
+    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    return stem, suffix
 
 
 def temp_name(path: str | os.PathLike) -> Path:
-    """The hidden temporary name :func:`atomic_output` writes ``path`` under."""
+    """A fresh hidden temporary name for ``path``: ``.<stem>.<key>.tmp<suffix>``, where the key
+    (start time in ns, hex, then random) sorts writers of one destination by when they started."""
     path = Path(path)
-    suffix = "".join(path.suffixes[-1:])
-    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
-    return path.with_name(f".{stem}.{uuid.uuid4().hex[:12]}{TMP_MARK}{suffix}")
+    stem, suffix = _parts(path)
+    key = f"{time.time_ns():016x}{uuid.uuid4().hex[:6]}"
+    return path.with_name(f".{stem}.{key}{TMP_MARK}{suffix}")
 
 
 def is_temp_name(name: str) -> bool:
@@ -33,10 +63,89 @@ def is_temp_name(name: str) -> bool:
     return name.startswith(".") and f"{TMP_MARK}" in name
 
 
+def temps_of(path: str | os.PathLike) -> list[Path]:
+    """Every temporary of ``path`` in its folder (live writers' and dead ones'), oldest first."""
+    path = Path(path)
+    stem, suffix = _parts(path)
+    prefix, end = f".{stem}.", f"{TMP_MARK}{suffix}"
+    key_len = 22
+    try:
+        names = os.listdir(path.parent)
+    except FileNotFoundError:
+        return []
+    found = [n for n in names if n.startswith(prefix) and n.endswith(end)
+             and len(n) == len(prefix) + key_len + len(end)]
+    return [path.parent / n for n in sorted(found)]
+
+
+def _lock(tmp: Path) -> int | None:
+    """An fd holding an exclusive flock on ``tmp``, or None when another process holds it."""
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def is_held(tmp: str | os.PathLike) -> bool:
+    """Whether a live writer holds the temporary ``tmp`` (False once it is gone)."""
+    fd = _lock(Path(tmp))
+    if fd is None:
+        return Path(tmp).exists()
+    os.close(fd)
+    return False
+
+
+def remove_temp(tmp: str | os.PathLike) -> bool:
+    """Remove a dead writer's temporary (file or folder); False (kept) when a live writer holds it."""
+    tmp = Path(tmp)
+    fd = _lock(tmp)
+    if fd is None:
+        return not tmp.exists()
+    try:
+        if tmp.is_dir():
+            shutil.rmtree(tmp)
+        else:
+            tmp.unlink()
+    finally:
+        os.close(fd)
+    return True
+
+
+def _other_writers(path: Path, mine: Path) -> list[Path]:
+    """Remove dead writers' temporaries of ``path``; return live writers' that started before ours."""
+    earlier = []
+    for tmp in temps_of(path):
+        if tmp == mine:
+            continue
+        if remove_temp(tmp):
+            log.info("%s: removed %s, left by a writer that died", path, tmp.name)
+        elif tmp.name < mine.name:
+            earlier.append(tmp)
+    return earlier
+
+
+def _refuse_if_busy(path: Path, mine: Path) -> None:
+    busy = _other_writers(path, mine)
+    if busy:
+        raise SalprepError(f"another process is writing this file now (its temporary {busy[0].name}); "
+                           "wait for it to finish or stop it, then run again", path)
+
+
 def _fsync(path: Path) -> None:
     if path.is_file():
         with open(path, "rb+") as fh:
             os.fsync(fh.fileno())
+
+
+def disk_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the file-size limit, or the quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL
 
 
 @contextlib.contextmanager
@@ -46,22 +155,45 @@ def atomic_output(path: str | os.PathLike, *, directory: bool = False) -> Iterat
     Args:
         path: the destination file (or folder with ``directory=True``; the temporary folder is
             created, and an existing destination folder is replaced whole).
+
+    Raises:
+        SalprepError: another live process is writing ``path``; or the disk, quota or file-size
+            limit is full (the temporary is removed, an existing ``path`` is untouched).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if disk_error(exc):
+            raise SalprepError(f"cannot create the folder: {exc.strerror}", path.parent) from None
+        raise
     tmp = temp_name(path)
     if directory:
         tmp.mkdir()
+        fd = os.open(tmp, os.O_RDONLY)
+    else:
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o666)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours alone: the name is new
+        _refuse_if_busy(path, tmp)
         yield tmp
         if directory:
             if path.exists():
                 shutil.rmtree(path)
         else:
             _fsync(tmp)
+        _refuse_if_busy(path, tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        if disk_error(exc):
+            raise SalprepError(f"cannot write: {os.strerror(exc.errno)} (errno {exc.errno}); nothing was "
+                               "written and any earlier file is unchanged", path) from None
+        raise
     finally:
-        if tmp.is_dir():
-            shutil.rmtree(tmp)
-        elif tmp.exists():
-            tmp.unlink()
+        try:
+            if tmp.is_dir():
+                shutil.rmtree(tmp)
+            elif tmp.exists():
+                tmp.unlink()
+        finally:
+            os.close(fd)

@@ -67,21 +67,38 @@ def short_list(names: Sequence[str], limit: int = 5) -> str:
     return "[" + shown + "]"
 
 
-def _describe(exc: BaseException, limit: int = 160) -> str:
-    """One short line for an exception: type and first line, no ANSI escapes."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()
-    reason = " ".join(text[0].split()) if text else ""
-    if len(reason) > limit:
-        reason = reason[:limit] + "..."
-    return f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+#: torch.load(weights_only=True) wraps the unpickler's own reason in paragraphs of advice about
+#: ``weights_only=False`` ("This file can still be loaded ..."), which is wrong for garbage bytes
+#: and unsafe for a file of unknown origin: only the reason is kept.
+_WEIGHTS_UNPICKLER = re.compile(r"WeightsUnpickler error:\s*(.*?)\s*(?:\n\s*\n|$)", re.S)
+#: a pickled class named by the refused GLOBAL (a module or other object, not random bytes: those
+#: give no importable-looking dotted name)
+_PICKLED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ((?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*) was not an allowed")
+
+
+def _load_failure(exc: BaseException) -> str:
+    """The reason torch.load gave, one short line, without its weights_only=False advice."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    found = _WEIGHTS_UNPICKLER.search(text)
+    if found and found.group(1).strip():
+        reason = " ".join(found.group(1).split())
+    else:
+        lines = text.strip().splitlines()
+        reason = " ".join(lines[0].split()) if lines else ""
+    # torch's messages run on with advice after the first sentence ("This is an internal miniz error ...")
+    first = re.split(r"(?<=[a-z0-9)])\. (?=[A-Z])", reason, maxsplit=1)[0].rstrip(".")
+    if len(first) > 160:
+        first = first[:160] + "..."
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Mapping[str, Any]:
     """``torch.load(path, map_location="cpu", weights_only=True)`` with one-line errors.
 
     Raises:
-        SalprepError: missing file, not a PyTorch checkpoint (random bytes, truncated), a pickle
-            holding objects other than tensors and plain values, or not a mapping.
+        SalprepError: missing or empty file, not a PyTorch checkpoint (random bytes, truncated),
+            a pickle holding objects other than tensors and plain values (a pickled
+            ``nn.Module``: the refused class is named), or not a mapping.
     """
     import torch
 
@@ -90,28 +107,61 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Mappin
         raise SalprepError(f"{what} is a folder, expected a file", path)
     if not path.is_file():
         raise SalprepError(f"{what} not found", path)
+    if path.stat().st_size == 0:
+        raise SalprepError(f"not a PyTorch checkpoint: the {what} is an empty file", path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "Unsupported global" in str(exc):  # a pickled class (nn.Module, ...), not garbage
-            raise SalprepError(
-                f"not a plain {what} state_dict: it holds objects other than tensors (a pickled model?)",
-                path,
-            ) from None
-        raise SalprepError(f"not a PyTorch checkpoint ({_describe(exc)})", path) from None
     except Exception as exc:  # noqa: BLE001 - garbage bytes make the unpickler raise anything (IndexError, ...)
-        raise SalprepError(f"not a PyTorch checkpoint ({_describe(exc)})", path) from None
+        pickled = _PICKLED_GLOBAL.search(str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
+        if pickled:  # a pickled class (nn.Module, ...), not garbage
+            name = pickled.group(1)
+            hint = "numpy arrays? store torch tensors" if name.startswith("numpy.") else \
+                "a pickled model? save its state_dict() instead"
+            raise SalprepError(
+                f"not a plain {what} state_dict: it holds objects other than tensors ({name}: {hint})", path
+            ) from None
+        raise SalprepError(f"not a PyTorch checkpoint, or a truncated or corrupt one ({_load_failure(exc)})",
+                           path) from None
     if not isinstance(state, Mapping):
         raise SalprepError(f"not a {what}: expected a state_dict, found {type(state).__name__}", path)
     return state
 
 
-def load_checkpoint(module, path: str | os.PathLike | Mapping, spec: CheckpointSpec) -> dict[str, Any]:
+def nonfinite_entries(obj: Any, prefix: str = "") -> list[str]:
+    """Names (``a.b.0``) of the floating-point tensors holding NaN/Inf anywhere in ``obj``
+    (nested mappings, lists and tuples; other values are ignored)."""
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        if obj.is_floating_point() or obj.is_complex():
+            return [] if bool(torch.isfinite(obj).all()) else [prefix or "tensor"]
+        return []
+    found: list[str] = []
+    if isinstance(obj, Mapping):
+        items = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    else:
+        return found
+    for key, value in items:
+        found += nonfinite_entries(value, f"{prefix}.{key}" if prefix else str(key))
+    return found
+
+
+def require_finite(obj: Any, what: str, path: str | os.PathLike | None) -> None:
+    """Refuse ``obj`` (a tensor or nested state) if any floating-point tensor in it holds NaN/Inf."""
+    bad = nonfinite_entries(obj)
+    if bad:
+        raise SalprepError(f"unusable {what}: {short_list([f'{k} holds NaN/Inf' for k in bad], 3)}", path)
+
+
+def load_checkpoint(module, path: str | os.PathLike | Mapping, spec: CheckpointSpec, *,
+                    source: str | os.PathLike | None = None) -> dict[str, Any]:
     """Load an original checkpoint file into ``module`` (strict), returning its non-tensor entries.
 
     The expected keys and shapes are the module's own ``state_dict()``; the module is left on
     the CPU in float32 as built, in eval mode. ``path`` may also be an already loaded state_dict
-    (checked the same way; messages then name no file).
+    (checked the same way; messages then name ``source``, the file it came from, if given).
 
     Raises:
         SalprepError: see :func:`read_checkpoint`; plus missing/unexpected keys, wrong shapes,
@@ -120,12 +170,13 @@ def load_checkpoint(module, path: str | os.PathLike | Mapping, spec: CheckpointS
     import torch
 
     if isinstance(path, Mapping):
-        state, path = path, None
+        state, path = path, (None if source is None else Path(source))
     else:
         path = Path(path)
         state = read_checkpoint(path, f"{spec.name} checkpoint")
+    state = {str(k): v for k, v in state.items()}  # keys of a foreign pickle need not be strings
     extras = {k: state[k] for k in spec.non_tensors if k in state}
-    keys = [str(k) for k in state if str(k) not in spec.non_tensors]
+    keys = [k for k in state if k not in spec.non_tensors]
     renames = [(old, new) for old, new in spec.renames if any(old in k for k in keys)]
 
     def to_module(key: str) -> str:

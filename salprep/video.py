@@ -95,12 +95,71 @@ def iter_frames(
         container.close()
 
 
+#: How far the decoded part may fall short of the duration a container declares before the
+#: video is called truncated (only for containers that declare no frame count: MKV/WebM, FLV).
+#: Complete MKV/WebM/FLV files written by FFmpeg 8 (PyAV 18) at 5-60 fps, 1-30 frames, match to
+#: the millisecond (Matroska stores times in 1 ms units, so a frame's end is rounded by < 1 ms).
+#: Files from other muxers may be looser: a frame period taken from the frame rate rather than
+#: the stored block duration, a decoder that drops a leading or trailing frame (B-frame delay,
+#: an open GOP). Two frame periods absorb those; 2 % of the duration absorbs coarser declared
+#: durations of long or variable-frame-rate files. A cut file (interrupted copy or download)
+#: loses far more than that; losing only the last two frames, or under 2 %, goes unnoticed.
+SHORT_FRAMES = 2
+SHORT_FRACTION = 0.02
+
+
+def _hms_seconds(text: str) -> float | None:
+    """``"HH:MM:SS.nnnnnnnnn"`` (a Matroska DURATION tag) -> seconds; None if it is not that."""
+    try:
+        h, m, sec = str(text).strip().split(":")
+        value = int(h) * 3600 + int(m) * 60 + float(sec)
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _declared_duration(container, stream) -> tuple[float, bool] | None:
+    """(seconds, measured_from_zero_maybe) the container declares for ``stream``, or None.
+
+    In order: the track's own Matroska/WebM ``DURATION`` tag (``DURATION-eng`` from mkvmerge),
+    which FFmpeg reserves in the file header and fills in at the end, so a cut file keeps it;
+    the stream's duration; the container's duration (``AV_TIME_BASE`` units), only when the
+    video is its only audio/video/subtitle stream, since it spans every stream and an audio
+    track may well be longer than the picture. The flag is True for the tag and the container
+    duration: FFmpeg's Matroska code writes and reads them as the *end* timestamp (a file that
+    starts at 1 s and lasts 1.2 s declares 2.2 s) while MPEG-TS/PS report a span, so the caller
+    accepts either reading. None when nothing is declared (raw streams, a Matroska file written
+    to a pipe).
+    """
+    for key, value in stream.metadata.items():
+        name = key.upper()
+        if name == "DURATION" or name.startswith("DURATION-"):
+            seconds = _hms_seconds(value)
+            if seconds is not None:
+                return seconds, True
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base), False
+    others = [s for s in container.streams if s is not stream and s.type in ("video", "audio", "subtitle")]
+    if container.duration and container.duration > 0 and not others:
+        return container.duration / av.time_base, True
+    return None
+
+
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Decode the whole video (without converting pixels) and report its facts.
 
+    A video is called truncated when it decodes to fewer frames than the container declares
+    or, for containers that declare no frame count (Matroska/WebM, FLV, NUT, MPEG-TS/PS, ...),
+    when the decoded frames (first frame's start to last frame's end) fall short of the
+    duration the container declares by more than ``max(SHORT_FRAMES frame periods,
+    SHORT_FRACTION of the duration)``. A file that declares neither a frame count nor a
+    duration (a raw H.264/MJPEG stream, a Matroska file written to a pipe) is accepted as
+    decoded. MPEG-TS/PS and NUT declare no duration of their own (FFmpeg estimates it from the
+    last timestamps in the file), so a cut file of those kinds still passes.
+
     Raises:
-        SalprepError: unreadable video, no frames, or fewer frames decoded than the
-        container declares (truncated file).
+        SalprepError: unreadable video, no frames, fewer frames decoded than the container
+        declares, or a decoded duration shorter than the declared one (truncated file).
     """
     container = _open(path)
     try:
@@ -111,11 +170,22 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         fps = float(rate) if rate else 0.0
         n = 0
         width = height = 0
+        first_pts = last_pts = None  # seconds; smallest and largest presentation time decoded
+        last_len = 0.0  # duration of the frame at last_pts, seconds (0 when the container omits it)
         for frame in container.decode(stream):
             if n == 0:
                 width, height = frame.width, frame.height
             n += 1
+            tb = frame.time_base or stream.time_base
+            if frame.pts is not None and tb:
+                t = float(frame.pts * tb)
+                first_pts = t if first_pts is None else min(first_pts, t)
+                if last_pts is None or t >= last_pts:
+                    last_pts = t
+                    last_len = float(frame.duration * tb) if frame.duration else 0.0
         codec = ctx.name
+        duration = None if declared else _declared_duration(container, stream)
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else first_pts
     except av.FFmpegError as exc:
         raise SalprepError(f"cannot decode video data ({_reason(exc)})", path) from None
     finally:
@@ -124,6 +194,18 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         raise SalprepError("no frame could be decoded (empty or corrupt video)", path)
     if declared and n < declared:
         raise SalprepError(f"truncated video: decoded {n} of {declared} declared frames", path)
+    if duration is not None:
+        period = last_len or (1.0 / fps if fps > 0 else 0.0)
+        if last_pts is not None:
+            decoded = last_pts + period - (start if start is not None else first_pts)
+        else:  # no timestamps at all: count frames
+            decoded = n * period
+        seconds, maybe_end = duration
+        # read as an end timestamp, the declared duration includes the start offset
+        expected = seconds - max(start or 0.0, 0.0) if maybe_end else seconds
+        if expected - decoded > max(SHORT_FRAMES * period, SHORT_FRACTION * expected):
+            raise SalprepError(f"truncated video: decoded {n} frames = {decoded:.2f} s of the {expected:.2f} s "
+                               "the container declares", path)
     return VideoInfo(str(path), n, width, height, fps, codec, declared)
 
 

@@ -75,8 +75,12 @@ def test_killed_writer_leaves_no_shard(tmp_path):
     assert not path.exists()
     leftovers = list(path.parent.iterdir())
     assert len(leftovers) == 1 and leftovers[0].name.startswith(".001.") and leftovers[0].name.endswith(".tmp.h5")
-    # verify ignores the hidden temp as a shard but mentions it; a folder without shards is an error
-    assert main(["verify", str(path.parent)]) == 2
+    # verify ignores the hidden temp as a shard but mentions it; --clean removes it (its writer is dead)
+    assert main(["verify", str(path.parent)]) == 0
+    assert leftovers[0].exists()
+    assert main(["verify", "--clean", str(path.parent)]) == 0
+    assert list(path.parent.iterdir()) == []
+    assert main(["verify", str(path.parent)]) == 2  # nothing left to check is an error
 
 
 def test_verify_finds_problems(tmp_path):

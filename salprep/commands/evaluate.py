@@ -68,14 +68,25 @@ def load_predictor(model: str, checkpoint: str, device: str = "cpu"):
         weights = state.get("features_weights") or ["none"]
         return DecoderPredictor(found, net, dev, source=path), {"model": model, "weights": "+".join(weights),
                                                    "settings": state.get("settings")}
-    from salprep.checkpoints import read_checkpoint
+    import torch
+
+    from salprep.checkpoints import read_checkpoint, require_finite
 
     state = read_checkpoint(path, "center_bias model.pt")
     if state.get("model") != "center_bias" or "prior" not in state:
         raise SalprepError(f"not a center_bias model.pt (model {state.get('model')!r})", path)
-    prior = state["prior"].numpy()
-    meta = json.loads(str(state.get("meta", "{}")))
-    return PriorPredictor(prior), meta
+    prior = state["prior"]
+    if not isinstance(prior, torch.Tensor) or prior.ndim != 2 or not prior.is_floating_point() or min(prior.shape) < 1:
+        found = f"{tuple(prior.shape)} {prior.dtype}" if isinstance(prior, torch.Tensor) else type(prior).__name__
+        raise SalprepError(f"unusable center_bias model.pt: prior must be a float (H, W) map, found {found}", path)
+    require_finite({"prior": prior}, "center_bias model.pt", path)
+    try:
+        meta = json.loads(str(state.get("meta", "{}")))
+    except ValueError as exc:
+        raise SalprepError(f"unusable center_bias model.pt: meta is not JSON ({exc})", path) from None
+    if not isinstance(meta, dict):
+        raise SalprepError("unusable center_bias model.pt: meta is not a JSON object", path)
+    return PriorPredictor(prior.float().numpy()), meta
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:

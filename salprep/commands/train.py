@@ -102,9 +102,15 @@ def run(args) -> int:
 
     spec = get_model(args.model)
     out = Path(args.out_dir)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    if spec.family == "prior":
-        _train_center_bias(args, out, args.gt)
-    else:
-        _train_decoder(args, spec, out)
+    try:
+        if spec.family == "prior":
+            _train_center_bias(args, out, args.gt)
+        else:
+            _train_decoder(args, spec, out)
+    except BaseException:
+        if created and not any(out.iterdir()):  # failed before writing anything: leave no trace
+            out.rmdir()
+        raise
     return 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from salprep.atomic import is_held, remove_temp
 from salprep.errors import SalprepError
+from salprep.progress import progress
 from salprep.store import verify_shard
 from salprep.video import probe_video
 
@@ -13,29 +15,36 @@ from salprep.video import probe_video
 def register_parser(sub) -> None:
     p = sub.add_parser(
         "verify",
-        help="check store shards (type, version, shapes, frame counts against the video)",
+        help="check store shards: every chunk's checksum, NaN/Inf, source hashes, shapes, frame counts",
         description="Check every shard given or found (recursively) under the given folders: "
         "readable, known salprep_type, all provenance attributes, current stage version, "
-        "datasets of the right rank with one entry per frame, and n_frames equal to the "
+        "datasets of the right rank with one entry per frame, names matching the store layout, "
+        "every chunk of data readable (fletcher32 checksums) with no NaN/Inf, source_sha256 "
+        "equal to the hash of the source files as they are now, and n_frames equal to the "
         "number of frames decoded from the source video. Prints one line per problem and "
-        "exits 1 if there is any (2 for unusable arguments).",
+        "exits 1 if there is any (2 for unusable arguments). Temporary files of interrupted "
+        "writers are listed; --clean removes those whose writer is dead.",
     )
     p.add_argument("paths", nargs="+", help="shard files or store folders")
+    p.add_argument("--quick", action="store_true",
+                   help="attributes and shapes only: read no data, hash no source, decode no video")
     p.add_argument("--no-video-check", action="store_true",
-                   help="skip decoding the source videos (faster; frame counts are not checked)")
+                   help="skip decoding the source videos (frame counts are not checked)")
+    p.add_argument("--clean", action="store_true",
+                   help="remove temporary files left by dead writers (a live writer's are kept)")
     p.add_argument("--quiet", "-q", action="store_true", help="print problems only")
     p.set_defaults(func=run)
 
 
 def find_shards(paths: list[str]) -> tuple[list[Path], list[Path]]:
-    """(shards, leftover temporary files) under the given paths."""
+    """(shards, leftover temporary files and folders) under the given paths."""
     shards, leftovers = [], []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             shards.extend(sorted(p for p in path.rglob("*.h5") if not p.name.startswith(".")))
-            leftovers.extend(sorted(path.rglob(".*.tmp.h5")))
-        elif path.exists():
+            leftovers.extend(sorted(path.rglob(".*.tmp*")))
+        elif path.exists() or path.is_symlink():
             shards.append(path)
         else:
             raise SalprepError("no such shard or folder", path)
@@ -44,19 +53,21 @@ def find_shards(paths: list[str]) -> tuple[list[Path], list[Path]]:
 
 def run(args) -> int:
     shards, leftovers = find_shards(args.paths)
-    if not shards:
+    if not shards and not leftovers:
         raise SalprepError("no shards (*.h5) found", args.paths[0])
     decoded: dict[str, int | str] = {}
+    hashes: dict = {}
     bad = 0
-    for shard in shards:
+    for shard in progress(shards, desc="verify", unit="shard"):
         problems: list[str] = []
         frames = None
-        if not args.no_video_check:
+        if not (args.no_video_check or args.quick):
             frames = _decoded_frames(shard, decoded)
             if isinstance(frames, str):
                 problems.append(f"source video: {frames} (use --no-video-check to skip)")
                 frames = None
-        problems = verify_shard(shard, video_frames=frames) + problems
+        problems = verify_shard(shard, video_frames=frames, full=not args.quick,
+                                source_hashes=None if args.quick else hashes) + problems
         if problems:
             bad += 1
             for problem in problems:
@@ -64,7 +75,12 @@ def run(args) -> int:
         elif not args.quiet:
             print(f"{shard}: ok")
     for tmp in leftovers:
-        print(f"{tmp}: note: leftover temporary file of an interrupted writer (safe to delete)")
+        if is_held(tmp):
+            print(f"{tmp}: note: being written now by a live process (kept)")
+        elif args.clean and remove_temp(tmp):
+            print(f"{tmp}: removed (temporary file of a writer that died)")
+        else:
+            print(f"{tmp}: note: temporary file of a writer that died (--clean removes it)")
     print(f"{len(shards)} shard(s) checked, {bad} with problems", file=sys.stderr)
     return 1 if bad else 0
 

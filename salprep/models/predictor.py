@@ -17,19 +17,43 @@ from salprep.errors import SalprepError
 
 
 def load_model_file(path: str | os.PathLike, device="cpu"):
-    """(spec, model in eval mode on ``device``, the file's record) of a ``model.pt``."""
-    from salprep.checkpoints import read_checkpoint
-    from salprep.models.registry import get_model
+    """(spec, model in eval mode on ``device``, the file's record) of a ``model.pt``.
+
+    The file is read with ``torch.load(..., weights_only=True)`` and its ``state_dict`` checked
+    by the one checkpoint loader (:func:`salprep.checkpoints.load_checkpoint`: every key of the
+    rebuilt network with its shape, no extra keys, finite float weights).
+
+    Raises:
+        SalprepError: one line naming the file: unreadable, not a model.pt, an unknown model,
+            settings that do not build it, missing / unexpected keys, wrong shapes, NaN/Inf.
+    """
+    from collections.abc import Mapping
+
+    from salprep.checkpoints import CheckpointSpec, load_checkpoint, read_checkpoint, short_list
+    from salprep.models.registry import MODELS
 
     state = read_checkpoint(path, "model.pt")
     if "model" not in state or "state_dict" not in state:
-        raise SalprepError("not a salprep model.pt (no model / state_dict entries)", path)
-    spec = get_model(str(state["model"]))
-    model = spec.build(dict(state.get("settings") or spec.recipe))
+        raise SalprepError(f"not a salprep model.pt (no model / state_dict entries; it has "
+                           f"{short_list(sorted(str(k) for k in state), 3)})", path)
+    name = state["model"]
+    spec = MODELS.get(name) if isinstance(name, str) else None
+    if spec is None or spec.build is None:
+        raise SalprepError(f"model.pt is of model {name!r}, not a registered decoder "
+                           f"({', '.join(n for n, s in MODELS.items() if s.build is not None)})", path)
+    settings = state.get("settings") or spec.recipe
+    if not isinstance(settings, Mapping) or not isinstance(state["state_dict"], Mapping):
+        raise SalprepError("not a salprep model.pt: settings / state_dict are not mappings", path)
+    settings = dict(settings)
+    if settings.get("vgg16"):  # the ImageNet file only initialised training: the state_dict replaces it
+        settings["vgg16"] = ""
     try:
-        model.load_state_dict(state["state_dict"])
-    except RuntimeError as exc:
-        raise SalprepError(f"model.pt does not fit {spec.name}: {str(exc).splitlines()[0]}", path) from None
+        model = spec.build(settings)
+    except SalprepError as exc:
+        raise SalprepError(f"model.pt settings do not build {spec.name}: {exc.message}", path) from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SalprepError(f"model.pt settings do not build {spec.name}: {type(exc).__name__}: {exc}", path) from None
+    load_checkpoint(model, state["state_dict"], CheckpointSpec(name=f"{spec.name} model.pt"), source=path)
     return spec, model.to(device).eval(), state
 
 

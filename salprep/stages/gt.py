@@ -91,6 +91,19 @@ def _frames(fixation_frame, shipped: list[Path], n: int, shape: tuple[int, int])
         yield np.stack([fix, published])
 
 
+def gt_source_files(root, layout: str, video: str, fixations: str, shipped: bool) -> list[Path]:
+    """The annotation files a GT shard's ``source_sha256`` covers (as :func:`build_gt` hashes
+    them): the fixation PNGs or the gaze records found, plus the published maps if it holds them."""
+    ds = open_dataset(layout, root)
+    if fixations == "png":
+        files = list(ds.fixation_files(video))
+    else:
+        from salprep.datasets.dhf1k_gaze import gaze_file, gaze_observers
+
+        files = [p for p in (gaze_file(root, o, video) for o in gaze_observers(root)) if p.is_file()]
+    return files + (list(ds.shipped_map_files(video)) if shipped else [])
+
+
 def build_gt(root, layout: str, video: str, out, *, dataset_name: str | None = None,
              preset: str | None = None, overrides: dict | None = None, fixations: str = "png",
              cartesian: bool = False, compare: bool = False, shipped: bool = True) -> dict:
@@ -143,7 +156,8 @@ def build_gt(root, layout: str, video: str, out, *, dataset_name: str | None = N
         n_frames=info.frames, source=str(sources[0].parent if sources else video_path),
         source_sha256=sha256_files(sources + published), params=params,
         frames=_frames(fixation_frame, published, info.frames, shape), sampler=EveryNth(1),
-        compute=compute, outputs=outputs, batch_size=8, attrs={"dropped_out_of_frame": int(dropped)},
+        compute=compute, outputs=outputs, batch_size=8,
+        attrs={"dropped_out_of_frame": int(dropped), "dataset_root": str(Path(root).resolve())},
         dataset_attrs={"maps": {"scale": gtlib.MAP_SCALE}}, finish=compute.finish,
         source_video=str(video_path),
     ))

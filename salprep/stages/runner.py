@@ -42,8 +42,9 @@ class StageRun:
         out: shard path.
         dataset, video: recorded in the shard.
         n_frames: frames of the video (the stream must yield exactly this many).
-        source: the input file (video, flow shard, annotation folder) named in errors.
-        source_sha256: its hash (provenance).
+        source: the input file (video, flow shard, annotation folder) named in errors and
+            recorded (resolved) as the ``source`` attribute.
+        source_sha256: its hash (provenance; ``salprep verify`` recomputes it).
         params: what the shard depends on (JSON; stage version and sampler are added).
         frames: the source stream, one numpy array per video frame.
         sampler: an :mod:`~salprep.stages.samplers` sampler.
@@ -125,6 +126,7 @@ def run_stage(run: StageRun) -> dict:
     start = time.perf_counter()
     with write_shard(run.out, stage=run.stage, dataset=run.dataset, video=run.video, n_frames=run.n_frames,
                      source_sha256=run.source_sha256, params=params, weights=run.weights) as shard:
+        shard.attrs["source"] = str(Path(run.source).resolve())
         if run.source_video is not None:
             shard.attrs["source_video"] = str(Path(run.source_video).resolve())
         for key, value in run.attrs.items():

@@ -117,15 +117,49 @@ def _save(path: Path, payload: dict) -> None:
         torch.save(payload, os.fspath(tmp))
 
 
+#: the entries of a checkpoint.pt (see the end of :func:`fit`)
+_TRAINING_ENTRIES = ("model", "epoch", "state_dict", "optimizer", "scheduler", "history")
+
+
 def load_training_checkpoint(path: str | os.PathLike, model_name: str) -> dict:
-    """A ``checkpoint.pt`` to resume from; refuses one of another model."""
+    """A ``checkpoint.pt`` to resume from; refuses a file that is not one, or one of another model."""
+    from collections.abc import Mapping
+
     from salprep.checkpoints import read_checkpoint
 
     state = read_checkpoint(path, "training checkpoint")
+    if "model" not in state or "state_dict" not in state:
+        raise SalprepError("not a salprep training checkpoint (no model / state_dict entries)", path)
     found = state.get("model")
     if found != model_name:
         raise SalprepError(f"this checkpoint is of model {found!r}, not {model_name!r}", path)
+    missing = [k for k in _TRAINING_ENTRIES if k not in state]
+    if missing:
+        raise SalprepError(f"not a training checkpoint: no {' / '.join(missing)} entries (a model.pt? resume "
+                           f"from the {CHECKPOINT} written beside it)", path)
+    epoch, history = state["epoch"], state["history"]
+    if (not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0
+            or not isinstance(history, (list, tuple)) or not all(isinstance(v, (int, float)) for v in history)
+            or not all(isinstance(state[k], Mapping) for k in ("state_dict", "optimizer", "scheduler"))):
+        raise SalprepError("unusable training checkpoint: epoch / history / state entries of the wrong type", path)
     return state
+
+
+def _restore(state: dict, path, spec, model, opt, sched) -> None:
+    """Model, optimiser and schedule state of a resume checkpoint, each checked (one line naming it)."""
+    from salprep.checkpoints import CheckpointSpec, load_checkpoint, require_finite
+
+    device = next(model.parameters()).device
+    load_checkpoint(model, state["state_dict"], CheckpointSpec(name=f"{spec.name} training"), source=path)
+    model.to(device)
+    require_finite(state["optimizer"].get("state", {}), f"{spec.name} training checkpoint: optimizer", path)
+    for name, target in (("optimizer", opt), ("scheduler", sched)):
+        try:
+            target.load_state_dict(state[name])
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError, RuntimeError) as exc:
+            reason = " ".join(str(exc).split())[:160]
+            raise SalprepError(f"training checkpoint {name} state does not fit {spec.name} with these "
+                               f"settings ({type(exc).__name__}: {reason})", path) from None
 
 
 def fit(spec, settings: dict, dataset, out_dir: str | os.PathLike, *, device="cpu", amp: bool = False,
@@ -154,9 +188,7 @@ def fit(spec, settings: dict, dataset, out_dir: str | os.PathLike, *, device="cp
     start = 0
     if resume is not None:
         state = load_training_checkpoint(resume, spec.name)
-        model.load_state_dict(state["state_dict"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
+        _restore(state, resume, spec, model, opt, sched)
         history, start = list(state["history"]), int(state["epoch"])
     out = Path(out_dir)
     amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
