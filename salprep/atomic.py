@@ -177,12 +177,11 @@ def atomic_output(path: str | os.PathLike, *, directory: bool = False) -> Iterat
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours alone: the name is new
         _refuse_if_busy(path, tmp)
         yield tmp
-        if directory:
-            if path.exists():
-                shutil.rmtree(path)
-        else:
+        if not directory:
             _fsync(tmp)
         _refuse_if_busy(path, tmp)
+        if directory and path.exists():
+            shutil.rmtree(path)
         os.replace(tmp, path)
     except OSError as exc:
         if disk_error(exc):

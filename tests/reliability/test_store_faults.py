@@ -354,3 +354,50 @@ except SalprepError as exc:
     winner = "ab"[[code for code, _ in results].index(0)]
     with h5py.File(out, "r") as h5:
         assert json.loads(h5.attrs["params"]) == {"writer": winner}
+
+
+def test_features_from_a_damaged_flow_shard_is_one_line(tmp_path, capsys):
+    from salprep.checkpoints import mark_random_init
+    from salprep.models.i3d.checkpoint import save_random_i3d
+    from salprep.video import write_video
+
+    rng = np.random.default_rng(0)
+    video = tmp_path / "001.AVI"
+    write_video(video, [(rng.random((32, 32, 3)) * 255).astype(np.uint8) for _ in range(10)])
+    ckpt = tmp_path / "flow_imagenet.pt"
+    save_random_i3d(ckpt, 3, "flow")
+    mark_random_init(ckpt, seed=0)
+    store = tmp_path / "store" / "d"
+    flow = store / "flow_tvl1" / "001.h5"
+    assert main(["flow", "--method", "tvl1", "--video", str(video), "--out", str(flow), "--size", "16x16",
+                 "--out-size", "32x32", "--warps", "1", "--nscales", "1"]) == 0
+    flip_chunk(flow, "flow", 4)
+    before = snapshot(tmp_path / "store")
+    out = store / "i3d_flow" / "001.h5"
+    capsys.readouterr()
+    assert main(["features", "--modality", "flow", "--flow", str(flow), "--checkpoint", str(ckpt), "--out", str(out),
+                 "--window", "4", "--stride", "2", "--pool", "1x1x1", "--device", "cpu"]) == 2
+    assert one_error_line(capsys).startswith(f"salprep: error: {flow}: cannot read dataset 'flow' (a chunk fails")
+    assert not out.exists() and snapshot(tmp_path / "store") == before
+
+
+def test_a_second_writer_of_a_results_folder_leaves_the_first_ones_folder(tmp_path):
+    """Folders (evaluate's results) go through the same writer: the existing folder survives."""
+    from salprep.atomic import atomic_output
+    from salprep.errors import SalprepError
+
+    dest = tmp_path / "results" / "center_bias"
+    with atomic_output(dest, directory=True) as tmp:
+        (tmp / "metrics.json").write_text("{}")
+    live = temp_name(dest)
+    live.mkdir()
+    fd = os.open(live, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another open file description: a live writer
+    try:
+        with pytest.raises(SalprepError, match="another process is writing this file now"):
+            with atomic_output(dest, directory=True) as tmp:
+                (tmp / "metrics.json").write_text('{"new": 1}')
+    finally:
+        os.close(fd)
+    assert (dest / "metrics.json").read_text() == "{}"
+    assert sorted(p.name for p in dest.parent.iterdir()) == sorted(["center_bias", live.name])
