@@ -17,6 +17,7 @@ import numpy as np
 
 from salprep.atomic import atomic_output
 from salprep.errors import SalprepError
+from salprep.image_frames import is_image_source, iter_image_frames, probe_images
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ def iter_frames(
     """Decode a video frame by frame.
 
     Args:
-        path: any container PyAV reads (AVI, MP4, MKV, ...).
+        path: any container PyAV reads (AVI, MP4, MKV, ...), or a folder of frame images or
+            one image (:mod:`salprep.image_frames`; resized bilinearly by PIL).
         size: optional (width, height) to rescale to (bilinear, via libswscale).
         gray: return (H, W) uint8 luma instead of (H, W, 3) uint8 RGB.
 
@@ -81,6 +83,9 @@ def iter_frames(
         SalprepError: the file is missing, not a video, or a packet cannot be decoded
         (corrupt or truncated data).
     """
+    if is_image_source(path):
+        yield from iter_image_frames(path, size=size, gray=gray)
+        return
     container = _open(path)
     fmt = "gray" if gray else "rgb24"
     width, height = (None, None) if size is None else size
@@ -157,10 +162,16 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     decoded. MPEG-TS/PS and NUT declare no duration of their own (FFmpeg estimates it from the
     last timestamps in the file), so a cut file of those kinds still passes.
 
+    A folder of frame images or one image (:mod:`salprep.image_frames`) is probed from its
+    image headers: frames = images, fps 0 (unknown: the dataset states it).
+
     Raises:
         SalprepError: unreadable video, no frames, fewer frames decoded than the container
         declares, or a decoded duration shorter than the declared one (truncated file).
     """
+    if is_image_source(path):
+        n, width, height, codec = probe_images(path)
+        return VideoInfo(str(path), n, width, height, 0.0, codec, n)
     container = _open(path)
     try:
         stream = container.streams.video[0]

@@ -30,12 +30,13 @@ def register_parser(sub) -> None:
                    help="kernel radius in sigmas; 0 = no truncation (default: preset)")
     p.add_argument("--border", choices=gtlib.BORDERS, default=None, help="border mode (default: preset)")
     p.add_argument("--shift", type=int, default=None, help="peak shift in px right+down (DHF1K as coded: 2)")
-    p.add_argument("--fixations", choices=("png", "gaze"), default="png",
-                   help="fixation source: the per-frame fixation PNGs (default) or the raw gaze records "
-                   "(DHF1K gaze_record/, mapped as record_mapping.m does; out-of-frame samples are "
-                   "dropped with a warning giving their count)")
+    p.add_argument("--fixations", default=None,
+                   help="where the layout's adapter reads fixations (default: its first source). dhf1k: png "
+                   "(per-frame fixation PNGs) or gaze (the raw gaze_record/, mapped as record_mapping.m does; "
+                   "out-of-frame samples are dropped with a warning giving their count); ledov: datamat; "
+                   "hollywood, ucf: png; salicon: fixations or location")
     p.add_argument("--cartesian", action="store_true",
-                   help="with --fixations gaze: reproduce record_mapping.m's every-(y_i, x_j) quirk")
+                   help="dhf1k --fixations gaze: reproduce record_mapping.m's every-(y_i, x_j) quirk")
     p.add_argument("--compare", action="store_true",
                    help="report the CC between built and published maps (per frame mean/min)")
     p.add_argument("--no-shipped", action="store_true", help="do not copy published maps into the shard")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from salprep.datasets.dhf1k import _FRAME_RE, _numbered
 from salprep.errors import SalprepError
+from salprep.image_frames import image_files
 from salprep.video import probe_video
 
 
@@ -47,7 +47,8 @@ def _image_size(path: Path) -> tuple[int, int]:
 def check_annotations(folder: Path, frames: int, width: int, height: int) -> dict:
     """Check the per-frame annotation files in ``folder`` against the video.
 
-    ``fixation/NNNN.png`` (and ``maps/NNNN.png``, when there are any) must number ``frames``
+    ``fixation/*.png`` (and ``maps/*.png``, when there are any; in the numeric order of the
+    last number in their names: DHF1K, Hollywood-2 and UCF-Sports folders) must number ``frames``
     files, each ``width`` x ``height`` pixels like the video (only the image headers are read).
 
     Returns:
@@ -62,7 +63,7 @@ def check_annotations(folder: Path, frames: int, width: int, height: int) -> dic
         raise SalprepError("annotation folder not found", folder)
     counts, found = {}, {}
     for sub in ("fixation", "maps"):
-        files = _numbered(folder / sub, _FRAME_RE)
+        files = image_files(folder / sub) if (folder / sub).is_dir() and any((folder / sub).iterdir()) else []
         if files or sub == "fixation":
             counts[sub] = len(files)
             found[sub] = files

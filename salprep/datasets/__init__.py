@@ -5,11 +5,28 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from salprep.datasets.base import VideoDataset
+import importlib
+
+from salprep.datasets.base import FrameInfo, VideoDataset, VideoFixations
 from salprep.datasets.dhf1k import DHF1K
 from salprep.errors import SalprepError
 
-LAYOUTS: dict[str, type[VideoDataset]] = {"dhf1k": DHF1K}
+#: layout name -> "module:Class" of its adapter (imported when first opened)
+LAYOUTS: dict[str, str] = {
+    "dhf1k": "salprep.datasets.dhf1k:DHF1K",
+    "ledov": "salprep.datasets.ledov:LEDOV",
+    "hollywood": "salprep.datasets.frame_folders:Hollywood2",
+    "ucf": "salprep.datasets.frame_folders:UCFSports",
+    "salicon": "salprep.datasets.salicon:SALICON",
+}
+
+
+def adapter_class(layout: str) -> type[VideoDataset]:
+    """The adapter class of ``layout``; one line for an unknown layout."""
+    if layout not in LAYOUTS:
+        raise SalprepError(f"unknown dataset layout {layout!r}; known: {sorted(LAYOUTS)}")
+    module, name = LAYOUTS[layout].split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def parse_video_spec(spec) -> list[int]:
@@ -42,9 +59,8 @@ def parse_video_spec(spec) -> list[int]:
 
 def open_dataset(layout: str, root: str | Path, splits: dict | None = None) -> VideoDataset:
     """An adapter for ``root`` laid out as ``layout`` (e.g. "dhf1k")."""
-    if layout not in LAYOUTS:
-        raise SalprepError(f"unknown dataset layout {layout!r}; known: {sorted(LAYOUTS)}")
-    return LAYOUTS[layout](root, splits=splits)
+    return adapter_class(layout)(root, splits=splits)
 
 
-__all__ = ["DHF1K", "LAYOUTS", "VideoDataset", "open_dataset", "parse_video_spec"]
+__all__ = ["DHF1K", "FrameInfo", "LAYOUTS", "VideoDataset", "VideoFixations", "adapter_class", "open_dataset",
+           "parse_video_spec"]

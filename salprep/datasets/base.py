@@ -1,57 +1,156 @@
-"""The interface every dataset adapter implements."""
+"""The interface every dataset adapter implements, and nothing bypasses.
+
+An adapter knows one on-disk layout (DATASETS.md): which videos there are per split, where a
+video's frames come from (an encoded file in any container PyAV reads, a folder of frame images,
+or a single image), which files hold its annotations, how to turn them into per-frame fixation
+points, which published maps it ships, and the GT preset of its paper. Stages and rules use only
+this interface (:func:`salprep.datasets.open_dataset`).
+"""
 
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from salprep.errors import SalprepError
 
-class VideoDataset(abc.ABC):
-    """A video eye-tracking dataset on disk.
 
-    Video ids are strings as they appear in file names (DHF1K: "001", "1000"); frames are
-    0-based inside salprep.
+@dataclass
+class VideoFixations:
+    """The fixations of every frame of one video, as the adapter read them.
+
+    Attributes:
+        points: one (N_t, 2) int64 array per frame of 0-based (x, y) pixels inside the frame; a
+            point may repeat (two observers, or one fixation lasting several samples).
+        sources: the files the points were read from (their hash is the GT shard's provenance).
+        dropped: samples dropped as outside the frame or beyond the video's duration.
+        combine: ``"union"`` -- the GT blurs the binary map of fixated pixels (DHF1K,
+            Hollywood-2, UCF-Sports, SALICON); ``"count"`` -- it blurs the count map, so repeated
+            points weigh more (LEDOV's make_gauss_masks4.m adds duplicates).
     """
 
+    points: list[np.ndarray]
+    sources: list[Path]
+    dropped: int = 0
+    combine: str = "union"
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def frame_map(self, t: int, shape: tuple[int, int]) -> np.ndarray:
+        """(H, W) uint8 of frame ``t``: 0/1 (``union``) or the number of fixations per pixel,
+        saturating at 255 (``count``)."""
+        out = np.zeros(shape, np.uint16)
+        pts = self.points[t]
+        if len(pts):
+            np.add.at(out, (pts[:, 1], pts[:, 0]), 1)
+        if self.combine == "union":
+            return (out > 0).astype(np.uint8)
+        return np.minimum(out, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """What an adapter needs to know of a video to place its fixations (from ``probe_video``)."""
+
+    frames: int
+    width: int
+    height: int
+    fps: float
+
+
+class VideoDataset(abc.ABC):
+    """A video (or image) eye-tracking dataset on disk.
+
+    Video ids are strings as they appear in file names (DHF1K: "001", "1000"; LEDOV:
+    "animal_alpaca01"); frames are 0-based inside salprep.
+    """
+
+    #: layout name (a key of :data:`salprep.datasets.LAYOUTS`)
+    layout: str = ""
     #: GT preset name in :data:`salprep.gt.GT_PRESETS`
     gt_preset: str = "dhf1k"
+    #: where fixations can be read from (``--fixations``); the first is the default
+    fixation_sources: tuple[str, ...] = ("default",)
+    #: what :meth:`check_root` expects, for its one-line error
+    expected_layout: str = ""
 
     def __init__(self, root: str | Path, splits: dict | None = None):
         self.root = Path(root)
         self.splits = {name: list(ids) for name, ids in (splits or {}).items()}
 
+    # -- the root ---------------------------------------------------------------------------
+    def check_root(self) -> None:
+        """Raise one line when ``root`` is not laid out as this layout: which layout was
+        expected and what is missing."""
+        missing = self.missing_from_root()
+        if missing:
+            raise SalprepError(f"not a {self.layout} dataset: expected {self.expected_layout}; "
+                               f"missing {missing}", self.root)
+
+    @abc.abstractmethod
+    def missing_from_root(self) -> str | None:
+        """What of the layout is missing under ``root`` (a short phrase), or None."""
+
+    # -- videos -----------------------------------------------------------------------------
     @abc.abstractmethod
     def videos(self, split: str | None = None) -> list[str]:
-        """Video ids, in numeric order; all videos found on disk when ``split`` is None."""
+        """Video ids, in the dataset's order; all videos found on disk when ``split`` is None."""
 
     @abc.abstractmethod
     def video_path(self, video: str) -> Path:
-        """The encoded video file."""
+        """Where the frames of ``video`` are: an encoded video (any container PyAV reads), a
+        folder of frame images, or one image file -- anything :mod:`salprep.video` reads."""
 
+    def frame_rate(self, video: str) -> float | None:
+        """The frame rate the annotations assume, when the dataset states one (LEDOV's
+        Data.mat; frame folders have none); None: the container's."""
+        return None
+
+    # -- annotations ------------------------------------------------------------------------
     @abc.abstractmethod
     def has_annotations(self, video: str) -> bool:
         """Whether fixations exist for ``video`` (test sets often have none)."""
 
     @abc.abstractmethod
-    def fixation_files(self, video: str) -> list[Path]:
-        """The per-frame annotation files that define the frame count, frame order."""
-
-    @abc.abstractmethod
-    def read_fixations(self, video: str, frame: int, shape: tuple[int, int]) -> np.ndarray:
-        """Binary fixation map (H, W) bool of 0-based ``frame``; checks it has ``shape``."""
-
-    @abc.abstractmethod
     def annotation_dir(self, video: str) -> Path:
-        """The folder holding ``video``'s annotations (it may not exist yet)."""
+        """The folder (or file) holding ``video``'s annotations (it may not exist yet); the
+        workflow's GT jobs depend on it."""
 
     @abc.abstractmethod
     def annotation_files(self, video: str) -> list[Path]:
-        """Every file the GT of ``video`` is read from (fixations and shipped maps), under
-        :meth:`annotation_dir`, without checks: [] when there are none. The workflow digests
-        their contents to notice in-place edits (:mod:`salprep.datasets.digest`)."""
+        """Every file the GT of ``video`` is read from (fixations and shipped maps), without
+        checks: [] when there are none. The workflow digests their contents to notice in-place
+        edits (:mod:`salprep.datasets.digest`)."""
+
+    @abc.abstractmethod
+    def fixations(self, video: str, info: FrameInfo, source: str | None = None, **options) -> VideoFixations:
+        """The fixations of every frame of ``video`` (``info``: its decoded frame count, size and
+        frame rate). ``source``: one of :attr:`fixation_sources` (None: the first).
+
+        Raises:
+            SalprepError: missing or unreadable annotations, a frame count that does not match
+                ``info.frames``, maps of another size than the video.
+        """
 
     def shipped_map_files(self, video: str) -> list[Path]:
         """Published continuous GT maps, one per frame; empty when the dataset ships none."""
         return []
+
+    def check_source(self, source: str | None) -> str:
+        """``source`` (or the default) if this layout reads fixations from it; else one line."""
+        if source is None:
+            return self.fixation_sources[0]
+        if source not in self.fixation_sources:
+            raise SalprepError(f"the {self.layout} layout reads fixations from {list(self.fixation_sources)}, "
+                               f"not {source!r}", self.root)
+        return source
+
+
+def points_of_binary_map(fixated: np.ndarray) -> np.ndarray:
+    """(N, 2) int64 (x, y) of the nonzero pixels of an (H, W) map."""
+    ys, xs = np.nonzero(fixated)
+    return np.stack([xs, ys], axis=1).astype(np.int64)

@@ -1,7 +1,8 @@
 """DHF1K layout (Wang et al., CVPR 2018): ``video/NNN.AVI`` + ``annotation/NNNN/``.
 
 ```
-video/001.AVI ... 1000.AVI          3-digit names (1000 is the only 4-digit one)
+video/001.AVI ... 1000.AVI          3-digit names (1000 is the only 4-digit one); re-encoded
+                                    copies as .mp4 / .mkv / .mov / .webm are read the same
 annotation/0001/fixation/0001.png   binary fixation map per frame, fixated pixels > 0
 annotation/0001/maps/0001.png       published continuous map per frame (8-bit)
 ```
@@ -14,12 +15,18 @@ import re
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from salprep.datasets.base import VideoDataset
+import logging
+
+from salprep.datasets.base import FrameInfo, VideoDataset, VideoFixations, points_of_binary_map
 from salprep.errors import SalprepError
+from salprep.image_frames import read_gray_image
 
-_VIDEO_RE = re.compile(r"^(\d+)\.avi$", re.IGNORECASE)
+log = logging.getLogger(__name__)
+
+#: containers a DHF1K-layout folder may hold (the release ships AVI; MP4/MKV copies are common)
+VIDEO_SUFFIXES = (".AVI", ".avi", ".mp4", ".MP4", ".mkv", ".MKV", ".mov", ".webm")
+_VIDEO_RE = re.compile(r"^(\d+)\.(avi|mp4|mkv|mov|webm)$", re.IGNORECASE)
 _FRAME_RE = re.compile(r"^(\d+)\.png$", re.IGNORECASE)
 
 DHF1K_SPLITS = {"train": "1-600", "val": "601-700", "test": "701-1000"}
@@ -38,6 +45,11 @@ def video_id(number: int) -> str:
     return f"{int(number):03d}"
 
 
+def numbered_files(folder: Path, pattern: re.Pattern = _FRAME_RE) -> list[Path]:
+    """Files of ``folder`` whose names match ``pattern`` (group 1: a number), in numeric order."""
+    return _numbered(folder, pattern)
+
+
 def _numbered(folder: Path, pattern: re.Pattern) -> list[Path]:
     if not folder.is_dir():
         return []
@@ -45,32 +57,28 @@ def _numbered(folder: Path, pattern: re.Pattern) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def read_gray_png(path: Path) -> np.ndarray:
-    """First channel of an image file as uint8 (H, W); SalprepError when unreadable."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in ("1", "L", "P", "I", "I;16", "F"):
-                arr = np.asarray(img.convert("L") if img.mode in ("1", "P") else img)
-            else:
-                arr = np.asarray(img.convert("RGB"))[..., 0]
-    except FileNotFoundError:
-        raise SalprepError("annotation file not found", path) from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise SalprepError(f"unreadable image ({exc.__class__.__name__})", path) from None
-    if arr.dtype != np.uint8:
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
-    return arr
+#: kept under its old name for callers of this module
+read_gray_png = read_gray_image
 
 
 class DHF1K(VideoDataset):
+    layout = "dhf1k"
     gt_preset = "dhf1k"
+    fixation_sources = ("png", "gaze")
+    expected_layout = "video/NNN.AVI (or .mp4, .mkv) and annotation/NNNN/fixation/NNNN.png"
 
     def __init__(self, root, splits=None):
         from salprep.datasets import parse_video_spec
 
         spec = DHF1K_SPLITS if splits is None else splits
         super().__init__(root, {k: [video_id(n) for n in parse_video_spec(v)] for k, v in spec.items()})
+
+    def missing_from_root(self):
+        if not (self.root / "video").is_dir():
+            return "the video/ folder"
+        if not _numbered(self.root / "video", _VIDEO_RE):
+            return "numbered videos in video/ (001.AVI, ...)"
+        return None
 
     def videos(self, split=None):
         if split is not None:
@@ -83,7 +91,7 @@ class DHF1K(VideoDataset):
     def video_path(self, video):
         video = video_id(video_number(video))
         folder = self.root / "video"
-        for suffix in (".AVI", ".avi"):
+        for suffix in VIDEO_SUFFIXES:
             candidate = folder / f"{video}{suffix}"
             if candidate.exists():
                 return candidate
@@ -100,6 +108,7 @@ class DHF1K(VideoDataset):
         return (self.annotation_dir(video) / "fixation").is_dir()
 
     def fixation_files(self, video):
+        """The per-frame fixation PNGs, numbered 1..T without gaps."""
         folder = self.annotation_dir(video) / "fixation"
         if not folder.is_dir():
             raise SalprepError("annotation folder missing (expected fixation/*.png)", folder)
@@ -115,12 +124,29 @@ class DHF1K(VideoDataset):
     def shipped_map_files(self, video):
         return _numbered(self.annotation_dir(video) / "maps", _FRAME_RE)
 
-    def read_fixations(self, video, frame, shape):
-        path = self.fixation_files(video)[frame] if isinstance(frame, int) else Path(frame)
-        return self.read_fixation_file(path, shape)
+    def fixations(self, video, info: FrameInfo, source=None, cartesian: bool = False, **options):
+        """``png``: the fixated pixels of each ``fixation/NNNN.png``; ``gaze``: the raw records
+        ``gaze_record/`` mapped as record_mapping.m does (``cartesian``: its (y_i, x_j) quirk)."""
+        source = self.check_source(source)
+        shape = (info.height, info.width)
+        if source == "gaze":
+            from salprep.datasets.dhf1k_gaze import read_video_gaze
+
+            gaze = read_video_gaze(self.root, video, info.frames, shape, fps=info.fps or 30.0, cartesian=cartesian)
+            if gaze.n_dropped:
+                log.warning("%s: %d fixation samples outside the %dx%d frame dropped (of %d observers' records)",
+                            video, gaze.n_dropped, shape[1], shape[0], len(gaze.observers))
+            return VideoFixations(list(gaze.points), list(gaze.files), gaze.n_dropped, "union")
+        files = self.fixation_files(video)
+        if len(files) != info.frames:
+            raise SalprepError(f"{len(files)} fixation frames but the video decodes to {info.frames}",
+                               files[0].parent)
+        points = [points_of_binary_map(self.read_fixation_file(f, shape)) for f in files]
+        return VideoFixations(points, files, 0, "union")
 
     @staticmethod
     def read_fixation_file(path: Path, shape: tuple[int, int]) -> np.ndarray:
+        """Binary (H, W) map of one fixation PNG (fixated pixels > 0); one line for another size."""
         arr = read_gray_png(path)
         if arr.shape != tuple(shape):
             raise SalprepError(

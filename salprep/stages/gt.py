@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from salprep import gt as gtlib
-from salprep.datasets import open_dataset
-from salprep.datasets.dhf1k import read_gray_png
+from salprep.datasets import FrameInfo, open_dataset
 from salprep.errors import SalprepError
+from salprep.image_frames import read_gray_image
 from salprep.stages.runner import StageRun, run_stage
 from salprep.stages.samplers import EveryNth
 from salprep.store import sha256_files
@@ -47,6 +47,7 @@ class _GTCompute:
     recipe: dict
     shipped: bool
     compare: bool
+    counts: bool = False  # blur the count map (LEDOV) instead of the binary one
     points: list = field(default_factory=list)
     ccs: list = field(default_factory=list)
     empty: int = 0
@@ -54,13 +55,14 @@ class _GTCompute:
     def __call__(self, batch) -> dict[str, np.ndarray]:
         from salprep.metrics import cc
 
-        fix = batch.data[:, 0].astype(bool)
+        fix = batch.data[:, 0] > 0
         maps = np.empty(fix.shape, np.uint16)
         for i, (t, frame) in enumerate(zip(batch.index, fix)):
             ys, xs = np.nonzero(frame)
             self.empty += len(ys) == 0
             self.points.append(np.stack([np.full_like(ys, t), ys, xs], axis=1))
-            smap = gtlib.saliency_map(frame, self.recipe["sigma"], self.recipe["truncate"],
+            blurred = batch.data[i, 0].astype(np.float64) if self.counts else frame
+            smap = gtlib.saliency_map(blurred, self.recipe["sigma"], self.recipe["truncate"],
                                       border=self.recipe["border"], shift=self.recipe["shift"])
             maps[i] = gtlib.quantize_unit(smap)
             if self.compare and self.shipped and len(ys):
@@ -84,82 +86,78 @@ def _frames(fixation_frame, shipped: list[Path], n: int, shape: tuple[int, int])
         if not shipped:
             yield fix[None]
             continue
-        published = read_gray_png(shipped[t])
+        published = read_gray_image(shipped[t])
         if published.shape != shape:
             raise SalprepError(f"published map is {published.shape[1]}x{published.shape[0]}, "
                                f"the video is {shape[1]}x{shape[0]}", shipped[t])
         yield np.stack([fix, published])
 
 
-def gt_source_files(root, layout: str, video: str, fixations: str, shipped: bool) -> list[Path]:
-    """The annotation files a GT shard's ``source_sha256`` covers (as :func:`build_gt` hashes
-    them): the fixation PNGs or the gaze records found, plus the published maps if it holds them."""
+def gt_source_files(root, layout: str, video: str, fixations: str, shipped: bool, n_frames: int,
+                    shape: tuple[int, int]) -> list[Path]:
+    """The annotation files a GT shard's ``source_sha256`` covers, as :func:`build_gt` hashes
+    them (the adapter's fixation sources, plus the published maps if the shard holds them)."""
     ds = open_dataset(layout, root)
-    if fixations == "png":
-        files = list(ds.fixation_files(video))
-    else:
-        from salprep.datasets.dhf1k_gaze import gaze_file, gaze_observers
-
-        files = [p for p in (gaze_file(root, o, video) for o in gaze_observers(root)) if p.is_file()]
+    info = FrameInfo(n_frames, shape[1], shape[0], ds.frame_rate(video) or 0.0)
+    files = list(ds.fixations(video, info, fixations).sources)
     return files + (list(ds.shipped_map_files(video)) if shipped else [])
 
 
 def build_gt(root, layout: str, video: str, out, *, dataset_name: str | None = None,
-             preset: str | None = None, overrides: dict | None = None, fixations: str = "png",
+             preset: str | None = None, overrides: dict | None = None, fixations: str | None = None,
              cartesian: bool = False, compare: bool = False, shipped: bool = True) -> dict:
-    """Build the GT shard of one video.
+    """Build the GT shard of one video, from whatever the layout's adapter reads.
 
     Args:
         root, layout: the dataset on disk (:data:`salprep.datasets.LAYOUTS`).
-        video: video id as in file names (DHF1K: ``"001"``).
+        video: video id as in file names (DHF1K: ``"001"``; LEDOV: ``"animal_alpaca01"``).
         out: shard path.
         preset: GT recipe preset (default: the layout's); ``overrides``: see :func:`gt_recipe`.
-        fixations: ``"png"`` (per-frame fixation maps) or ``"gaze"`` (raw gaze records).
+        fixations: where the adapter reads fixations (its ``fixation_sources``; None: its
+            default, e.g. DHF1K ``"png"`` or ``"gaze"``).
+        cartesian: DHF1K ``gaze`` only: record_mapping.m's (y_i, x_j) quirk.
         compare: record and return the CC between built and published maps.
         shipped: copy the published maps into the shard when the dataset has them.
 
     Returns:
-        summary: frames, fixated pixels, empty frames, dropped out-of-frame samples, CCs.
+        summary: frames, fixated pixels, empty frames, dropped samples, CCs.
     """
     ds = open_dataset(layout, root)
+    ds.check_root()
+    fixations = ds.check_source(fixations)
     video_path = ds.video_path(video)
     info = probe_video(video_path)
     shape = (info.height, info.width)
-    if fixations == "png":
-        files = ds.fixation_files(video)
-        if len(files) != info.frames:
-            raise SalprepError(f"{len(files)} fixation frames but the video decodes to {info.frames}",
-                               files[0].parent)
-        fixation_frame, sources, dropped = (lambda t: ds.read_fixation_file(files[t], shape)), files, 0
-    else:
-        from salprep.datasets.dhf1k_gaze import read_video_gaze
-
-        gaze = read_video_gaze(root, video, info.frames, shape, fps=info.fps or 30.0, cartesian=cartesian)
-        if gaze.n_dropped:
-            log.warning("%s: %d fixation samples outside the %dx%d frame dropped (of %d observers' records)",
-                        video, gaze.n_dropped, shape[1], shape[0], len(gaze.observers))
-        fixation_frame, sources, dropped = gaze.fixation_map, list(gaze.files), gaze.n_dropped
+    frame_info = FrameInfo(info.frames, info.width, info.height, ds.frame_rate(video) or info.fps)
+    options = {"cartesian": cartesian} if cartesian else {}
+    fix = ds.fixations(video, frame_info, fixations, **options)
+    if len(fix) != info.frames:
+        raise SalprepError(f"{len(fix)} frames of fixations but the video decodes to {info.frames}",
+                           ds.annotation_dir(video))
     published = ds.shipped_map_files(video) if shipped else []
     if published and len(published) != info.frames:
         raise SalprepError(f"{len(published)} published maps but the video decodes to {info.frames}",
                            published[0].parent)
     recipe = gt_recipe(preset or ds.gt_preset, overrides or {})
     params = {**recipe, "layout": layout, "fixations": fixations}
-    if fixations == "gaze":
+    if cartesian:
         params["cartesian"] = cartesian
-    compute = _GTCompute(recipe, bool(published), compare)
+    if fix.combine != "union":
+        params["combine"] = fix.combine
+    compute = _GTCompute(recipe, bool(published), compare, counts=fix.combine == "count")
     outputs = {"fixations": (shape, "uint8"), "maps": (shape, "uint16")}
     if published:
         outputs["shipped_maps"] = (shape, "uint8")
+    sources = list(fix.sources)
     summary = run_stage(StageRun(
         stage="gt", out=Path(out), dataset=dataset_name or Path(root).name, video=video,
         n_frames=info.frames, source=str(sources[0].parent if sources else video_path),
         source_sha256=sha256_files(sources + published), params=params,
-        frames=_frames(fixation_frame, published, info.frames, shape), sampler=EveryNth(1),
+        frames=_frames(lambda t: fix.frame_map(t, shape), published, info.frames, shape), sampler=EveryNth(1),
         compute=compute, outputs=outputs, batch_size=8,
-        attrs={"dropped_out_of_frame": int(dropped), "dataset_root": str(Path(root).resolve())},
+        attrs={"dropped_out_of_frame": int(fix.dropped), "dataset_root": str(Path(root).resolve())},
         dataset_attrs={"maps": {"scale": gtlib.MAP_SCALE}}, finish=compute.finish,
         source_video=str(video_path),
     ))
     return {**summary, "fixated": int(sum(len(p) for p in compute.points)), "empty_frames": compute.empty,
-            "dropped": int(dropped), "ccs": compute.ccs}
+            "dropped": int(fix.dropped), "ccs": compute.ccs}

@@ -25,7 +25,7 @@ import numpy as np
 from salprep.errors import SalprepError
 from salprep.progress import progress
 from salprep.stages.samplers import Batch, counted
-from salprep.store import STAGES, ShardWriter, sha256_file, stage_version, write_shard
+from salprep.store import STAGES, ShardWriter, sha256_source, stage_version, write_shard
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def video_facts(path: str | os.PathLike) -> tuple[Any, str]:
     """(:class:`~salprep.video.VideoInfo`, sha256) of a source video (decoded once to count)."""
     from salprep.video import probe_video
 
-    return probe_video(path), sha256_file(path)
+    return probe_video(path), sha256_source(path)
 
 
 def inference_context(device, dtype: str):

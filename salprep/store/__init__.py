@@ -21,6 +21,7 @@ from salprep.store.layout import (
     StageSpec,
     sha256_file,
     sha256_files,
+    sha256_source,
     shard_path,
     stage_version,
 )
@@ -30,6 +31,6 @@ from salprep.store.writer import ShardWriter, check_plain_name, write_shard
 
 __all__ = [
     "REQUIRED_ATTRS", "STAGES", "STORE_FORMAT", "DatasetSpec", "StageSpec", "Shard", "ShardDataset", "ShardWriter",
-    "check_plain_name", "open_shard", "read_attrs", "read_scaled", "sha256_file", "sha256_files", "shard_path",
+    "check_plain_name", "open_shard", "read_attrs", "read_scaled", "sha256_file", "sha256_files", "sha256_source", "shard_path",
     "stage_version", "verify_shard", "write_shard",
 ]

@@ -108,6 +108,16 @@ def sha256_files(paths: Iterable[str | os.PathLike]) -> str:
     return digest.hexdigest()
 
 
+def sha256_source(path: str | os.PathLike) -> str:
+    """The hash a shard records of its source: of the file, or, for a folder of frame images
+    (:mod:`salprep.image_frames`), :func:`sha256_files` of its images."""
+    if Path(path).is_dir():
+        from salprep.image_frames import image_files
+
+        return sha256_files(image_files(path))
+    return sha256_file(path)
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 

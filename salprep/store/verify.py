@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 
 from salprep.errors import SalprepError
-from salprep.store.layout import REQUIRED_ATTRS, STAGES, sha256_file, sha256_files
+from salprep.store.layout import REQUIRED_ATTRS, STAGES, sha256_files, sha256_source
 from salprep.store.reader import _h5_reason
 
 def verify_shard(path: str | os.PathLike, *, video_frames: int | None = None, full: bool = True,
@@ -158,7 +158,10 @@ def _check_data(h5: h5py.File) -> list[str]:
 
 def _hash_cached(path: str, cache: dict) -> str | None:
     if path not in cache:
-        cache[path] = sha256_file(path) if os.path.isfile(path) else None
+        try:
+            cache[path] = sha256_source(path) if os.path.exists(path) else None
+        except SalprepError:
+            cache[path] = None  # a folder without readable frames: the frame check reports it
     return cache[path]
 
 
@@ -177,8 +180,8 @@ def _check_source(h5: h5py.File, cache: dict) -> list[str]:
 
         try:
             params = json.loads(attrs["params"])
-            files = gt_source_files(str(root), params["layout"], str(attrs["video"]), params.get("fixations", "png"),
-                                    "shipped_maps" in h5)
+            files = gt_source_files(str(root), params["layout"], str(attrs["video"]), params.get("fixations"),
+                                    "shipped_maps" in h5, int(attrs["n_frames"]), tuple(h5["maps"].shape[1:]))
         except (SalprepError, KeyError, TypeError, ValueError):
             return []
         key = "\0".join(str(f) for f in files)

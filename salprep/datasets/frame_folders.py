@@ -1,0 +1,296 @@
+"""Hollywood-2 and UCF-Sports in the frame-folder layout of the ACLNet-era release (DATASETS.md §3).
+
+```
+<root>/training/<video>/images/    frames, one image per frame
+<root>/training/<video>/fixation/  binary fixation PNG per frame, fixated pixels > 0
+<root>/training/<video>/maps/      published continuous map PNG per frame
+<root>/testing/<video>/...         the same for the test videos
+```
+Hollywood-2 has one folder per shot, ``actioncliptrain00001_2/actioncliptrain00001_00011.png``:
+the frame number is the clip-global index (the first shot starts at 3, frames are missing at the
+cuts), so it is read from disk, never assumed to start at 1. UCF-Sports:
+``Diving-Side-001/Diving-Side_001_001.png`` (3 digits, from 1). Frames are ordered by the last
+number in their names (numerically); ``images/``, ``fixation/`` and ``maps/`` must carry the same
+frame numbers. Video ids are the folder names. The frame rate of both sets is unconfirmed:
+:meth:`frame_rate` says None (``default_fps``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from salprep.datasets.base import VideoDataset, VideoFixations, points_of_binary_map
+from salprep.errors import SalprepError
+from salprep.image_frames import frame_number, image_files
+from salprep.store import check_plain_name
+
+#: split name -> folder under the root (the release's own split)
+SPLIT_FOLDERS = {"train": "training", "test": "testing"}
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> list:
+    """Sort key comparing runs of digits as numbers (``shot_2`` before ``shot_10``)."""
+    return [int(part) if part.isdigit() else part for part in _DIGITS.split(name)]
+
+
+def parse_name_spec(spec) -> list[str]:
+    """Video names from a config split: a list of names or a comma-separated string.
+
+    >>> parse_name_spec("a, b")
+    ['a', 'b']
+    >>> parse_name_spec(["a", "b,c"])
+    ['a', 'b', 'c']
+    """
+    items = spec if isinstance(spec, (list, tuple)) else [spec]
+    names = [part.strip() for item in items for part in str(item).split(",")]
+    return [check_plain_name("video", n) for n in names if n]
+
+
+def _frame_pngs(folder: Path, strict: bool = True) -> list[Path]:
+    """The PNGs of ``folder`` ordered by frame number; ``strict``: a name without a number or two
+    files of one number raise, else such files are kept (sorted by name) without complaint."""
+    if not folder.is_dir():
+        return []
+    keyed = []
+    for p in folder.iterdir():
+        if not (p.is_file() and p.suffix.lower() == ".png"):
+            continue
+        try:
+            keyed.append((frame_number(p), p.name, p))
+        except SalprepError:
+            if strict:
+                raise
+            keyed.append((-1, p.name, p))
+    keyed.sort()
+    if strict:
+        numbers = [n for n, _, _ in keyed]
+        if len(set(numbers)) != len(numbers):
+            dup = next(n for n in numbers if numbers.count(n) > 1)
+            raise SalprepError(f"two PNGs are numbered {dup}", folder)
+    return [p for _, _, p in keyed]
+
+
+def _check_same_frames(video_dir: Path, expected: list[int], kind: str, files: list[Path]) -> None:
+    """One line when the frame numbers of ``files`` (in ``kind/``) are not those of ``images/``."""
+    numbers = [frame_number(p) for p in files]
+    if numbers == expected:
+        return
+    i = next((k for k, (a, b) in enumerate(zip(expected, numbers)) if a != b), min(len(expected), len(numbers)))
+    def which(seq):
+        return f"number {seq[i]}" if i < len(seq) else "missing"
+
+    raise SalprepError(f"{kind}/ does not match images/ frame by frame ({len(numbers)} vs {len(expected)} files): "
+                       f"frame {i + 1} is {which(expected)} in images/ but {which(numbers)} in {kind}/", video_dir)
+
+
+class FrameFolderDataset(VideoDataset):
+    """Shared code of :class:`Hollywood2` and :class:`UCFSports`; they differ only in naming."""
+
+    fixation_sources = ("png",)
+    #: frame rate of the annotations: unconfirmed for both sets (DATASETS.md §3)
+    default_fps: float | None = None
+    #: digits of the frame number in file names (wider numbers are written in full)
+    frame_digits = 3
+    expected_layout = "training/<video>/{images,fixation,maps}/ and testing/<video>/{images,fixation,maps}/"
+
+    def __init__(self, root, splits=None):
+        super().__init__(root)
+        self._override = None if not splits else {k: parse_name_spec(v) for k, v in splits.items()}
+
+    # -- naming (what the two sets differ in) -------------------------------------------------
+    @classmethod
+    def frame_file_name(cls, video: str, number: int) -> str:
+        """The file name of frame ``number`` (as on disk) of ``video``."""
+        raise NotImplementedError
+
+    def _guess_split_folder(self, video: str) -> str:
+        return SPLIT_FOLDERS["train"]
+
+    # -- splits -------------------------------------------------------------------------------
+    @property
+    def splits(self) -> dict[str, list[str]]:
+        """The configured splits, else the release's: the video folders under training/ and testing/."""
+        if self._override is not None:
+            return {k: list(v) for k, v in self._override.items()}
+        return {split: self._found(folder) for split, folder in SPLIT_FOLDERS.items()}
+
+    @splits.setter
+    def splits(self, value) -> None:  # the base class assigns the (empty) splits it was given
+        self._override = None if not value else {k: list(v) for k, v in value.items()}
+
+    def _found(self, split_folder: str) -> list[str]:
+        folder = self.root / split_folder
+        if not folder.is_dir():
+            return []
+        names = [p.name for p in folder.iterdir() if (p / "images").is_dir()]
+        return [check_plain_name("video", n, folder / n) for n in sorted(names, key=natural_key)]
+
+    def missing_from_root(self):
+        absent = [f"{folder}/<video>/images/" for folder in SPLIT_FOLDERS.values() if not self._found(folder)]
+        return None if len(absent) < len(SPLIT_FOLDERS) else " and ".join(absent)
+
+    def videos(self, split=None):
+        if split is not None:
+            splits = self.splits
+            if split not in splits:
+                raise SalprepError(f"unknown split {split!r}; configured: {sorted(splits)}")
+            return list(splits[split])
+        seen: dict[str, None] = {}
+        for folder in SPLIT_FOLDERS.values():
+            seen.update(dict.fromkeys(self._found(folder)))
+        return list(seen)
+
+    # -- one video ----------------------------------------------------------------------------
+    def annotation_dir(self, video):
+        video = check_plain_name("video", video, self.root)
+        for folder in SPLIT_FOLDERS.values():
+            if (self.root / folder / video).is_dir():
+                return self.root / folder / video
+        return self.root / self._guess_split_folder(video) / video
+
+    def video_path(self, video):
+        return self.annotation_dir(video) / "images"
+
+    def has_annotations(self, video):
+        return (self.annotation_dir(video) / "fixation").is_dir()
+
+    def annotation_files(self, video):
+        folder = self.annotation_dir(video)
+        return _frame_pngs(folder / "fixation", strict=False) + _frame_pngs(folder / "maps", strict=False)
+
+    def _image_numbers(self, video: str) -> list[int]:
+        return [frame_number(p) for p in image_files(self.video_path(video))]
+
+    def fixation_files(self, video: str) -> list[Path]:
+        """fixation/*.png in frame order, checked to carry the frame numbers of images/."""
+        folder = self.annotation_dir(video)
+        files = _frame_pngs(folder / "fixation")
+        if not files:
+            raise SalprepError("no fixation PNGs (expected fixation/*.png)", folder / "fixation")
+        _check_same_frames(folder, self._image_numbers(video), "fixation", files)
+        return files
+
+    def shipped_map_files(self, video):
+        folder = self.annotation_dir(video)
+        files = _frame_pngs(folder / "maps")
+        if files:
+            _check_same_frames(folder, self._image_numbers(video), "maps", files)
+        return files
+
+    def fixations(self, video, info, source=None, **options):
+        from salprep.datasets.dhf1k import read_gray_png
+
+        self.check_source(source)
+        files = self.fixation_files(video)
+        self.shipped_map_files(video)  # maps/, when shipped, must follow images/ too
+        if len(files) != info.frames:
+            raise SalprepError(f"{len(files)} fixation frames but the video decodes to {info.frames}",
+                               files[0].parent)
+        points = []
+        for path in files:
+            fixated = read_gray_png(path)
+            if fixated.shape != (info.height, info.width):
+                raise SalprepError(f"fixation map is {fixated.shape[1]}x{fixated.shape[0]}, "
+                                   f"the video is {info.width}x{info.height}", path)
+            points.append(points_of_binary_map(fixated > 0))
+        return VideoFixations(points=points, sources=files, dropped=0, combine="union")
+
+    def frame_rate(self, video):
+        return self.default_fps
+
+
+class Hollywood2(FrameFolderDataset):
+    """Hollywood-2 shots: ``actioncliptrain00001_2/actioncliptrain00001_00011.png``."""
+
+    layout = "hollywood"
+    gt_preset = "hollywood"
+    frame_digits = 5
+
+    @classmethod
+    def frame_file_name(cls, video, number):
+        clip = video.rsplit("_", 1)[0] if "_" in video else video
+        return f"{clip}_{number:0{cls.frame_digits}d}.png"
+
+    def _guess_split_folder(self, video):
+        m = re.match(r"actionclip(train|test)", video, re.IGNORECASE)
+        return SPLIT_FOLDERS[m.group(1).lower()] if m else SPLIT_FOLDERS["train"]
+
+
+class UCFSports(FrameFolderDataset):
+    """UCF-Sports videos: ``Diving-Side-001/Diving-Side_001_001.png``."""
+
+    layout = "ucf"
+    gt_preset = "ucf"
+    frame_digits = 3
+
+    @classmethod
+    def frame_file_name(cls, video, number):
+        action, _, index = video.rpartition("-")
+        return f"{action}_{index}_{number:0{cls.frame_digits}d}.png" if action else f"{video}_{number:03d}.png"
+
+
+# -- fixture ------------------------------------------------------------------------------------
+def _default_videos(layout: str) -> dict:
+    if layout == "hollywood":
+        return {  # shots of one clip: the first starts at 3, three frames missing at the cut
+            "actioncliptrain00001_1": {"split": "train", "frames": range(3, 8), "size": (64, 48)},
+            "actioncliptrain00001_2": {"split": "train", "frames": range(11, 15), "size": (64, 48)},
+            "actioncliptest00001_1": {"split": "test", "frames": range(3, 6), "size": (40, 30)},
+        }
+    return {
+        "Diving-Side-001": {"split": "train", "frames": range(1, 5), "size": (64, 48)},
+        "Golf-Swing-Back-002": {"split": "train", "frames": range(1, 4), "size": (40, 30)},
+        "Kicking-Front-003": {"split": "test", "frames": range(1, 4), "size": (40, 30)},
+    }
+
+
+def write_frame_folder_fixture(root, layout: str, videos: dict | None = None, seed: int = 0) -> dict:
+    """A tiny Hollywood-2 or UCF-Sports copy under ``root`` (``layout``: "hollywood" or "ucf").
+
+    Args:
+        videos: name -> ``{"split": "train" | "test", "frames": frame numbers as on disk,
+            "size": (W, H)}``; default: two training videos and one test video per layout (the
+            Hollywood shots start at frame 3 with a gap at the cut; sizes differ per video).
+
+    Returns:
+        name -> ``{"split", "frames" (list of numbers), "size", "dir", "points"}``: ``points`` is
+        one (N, 2) int64 array of 0-based (x, y) fixations per frame (as :func:`points_of_binary_map`
+        orders them); ``maps/`` holds the layout's GT preset applied to them, so GT round-trips.
+    """
+    from salprep import gt as gtlib
+    from salprep.datasets import adapter_class
+
+    cls = adapter_class(layout)
+    if not issubclass(cls, FrameFolderDataset):
+        raise SalprepError(f"layout {layout!r} is not a frame-folder layout (hollywood, ucf)")
+    recipe = gtlib.GT_PRESETS[cls.gt_preset]
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    out = {}
+    for name, spec in (videos or _default_videos(layout)).items():
+        check_plain_name("video", name)
+        w, h = spec["size"]
+        video_dir = root / SPLIT_FOLDERS[spec["split"]] / name
+        for sub in ("images", "fixation", "maps"):
+            (video_dir / sub).mkdir(parents=True, exist_ok=True)
+        points = []
+        for number in spec["frames"]:
+            file_name = cls.frame_file_name(name, number)
+            frame = (rng.random((h, w, 3)) * 255).astype(np.uint8)
+            Image.fromarray(frame, mode="RGB").save(video_dir / "images" / file_name)
+            n = int(rng.integers(1, 5))
+            xy = np.stack([rng.integers(0, w, n), rng.integers(0, h, n)], axis=1)
+            fixated = gtlib.fixation_map(xy, (h, w))
+            points.append(points_of_binary_map(fixated))
+            Image.fromarray(fixated.astype(np.uint8) * 255, mode="L").save(video_dir / "fixation" / file_name)
+            smap = gtlib.saliency_map(fixated, recipe["sigma"], recipe["truncate"], border=recipe["border"],
+                                      shift=recipe["shift"])
+            Image.fromarray(np.round(smap * 255).astype(np.uint8), mode="L").save(video_dir / "maps" / file_name)
+        out[name] = {"split": spec["split"], "frames": list(spec["frames"]), "size": (w, h), "dir": video_dir,
+                     "points": points}
+    return out
