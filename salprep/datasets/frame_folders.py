@@ -25,7 +25,7 @@ from PIL import Image
 
 from salprep.datasets.base import VideoDataset, VideoFixations, points_of_binary_map
 from salprep.errors import SalprepError
-from salprep.image_frames import frame_number, image_files
+from salprep.image_frames import frame_number, image_files, read_gray_image
 from salprep.store import check_plain_name
 
 #: split name -> folder under the root (the release's own split)
@@ -81,6 +81,7 @@ def _check_same_frames(video_dir: Path, expected: list[int], kind: str, files: l
     if numbers == expected:
         return
     i = next((k for k, (a, b) in enumerate(zip(expected, numbers)) if a != b), min(len(expected), len(numbers)))
+
     def which(seq):
         return f"number {seq[i]}" if i < len(seq) else "missing"
 
@@ -183,8 +184,6 @@ class FrameFolderDataset(VideoDataset):
         return files
 
     def fixations(self, video, info, source=None, **options):
-        from salprep.datasets.dhf1k import read_gray_png
-
         self.check_source(source)
         files = self.fixation_files(video)
         self.shipped_map_files(video)  # maps/, when shipped, must follow images/ too
@@ -193,7 +192,7 @@ class FrameFolderDataset(VideoDataset):
                                files[0].parent)
         points = []
         for path in files:
-            fixated = read_gray_png(path)
+            fixated = read_gray_image(path)
             if fixated.shape != (info.height, info.width):
                 raise SalprepError(f"fixation map is {fixated.shape[1]}x{fixated.shape[0]}, "
                                    f"the video is {info.width}x{info.height}", path)
@@ -210,6 +209,8 @@ class Hollywood2(FrameFolderDataset):
     layout = "hollywood"
     gt_preset = "hollywood"
     frame_digits = 5
+    expected_layout = (FrameFolderDataset.expected_layout
+                       + " (e.g. training/actioncliptrain00001_1/images/actioncliptrain00001_00003.png)")
 
     @classmethod
     def frame_file_name(cls, video, number):
@@ -227,6 +228,8 @@ class UCFSports(FrameFolderDataset):
     layout = "ucf"
     gt_preset = "ucf"
     frame_digits = 3
+    expected_layout = (FrameFolderDataset.expected_layout
+                       + " (e.g. training/Diving-Side-001/images/Diving-Side_001_001.png)")
 
     @classmethod
     def frame_file_name(cls, video, number):

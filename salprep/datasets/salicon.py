@@ -198,7 +198,8 @@ class SALICON(VideoDataset):
         path = self.fixation_file(video)
         if path is None:
             split = self._locate(video)[0] or split_of_name(video) or "<split>"
-            raise SalprepError("no fixations for this image", self.root / "fixations" / split / f"{video}.mat")
+            raise SalprepError("no fixation .mat for this image (SALICON ships none for test images)",
+                               self.root / "fixations" / split / f"{video}.mat")
         if info.frames != 1:
             raise SalprepError(f"a SALICON image is one frame, this one decodes to {info.frames}",
                                self.video_path(video))

@@ -10,17 +10,29 @@ DS = config["dataset"]
 if DS not in config["datasets"]:
     raise ValueError(f"config: dataset {DS!r} is not among datasets {sorted(config['datasets'])}")
 DSCFG = config["datasets"][DS]
-DATASET = open_dataset(DSCFG["layout"], DSCFG["root"], DSCFG["splits"])
+IS_DEMO = bool(DSCFG.get("demo", False))
+DATASET = open_dataset(DSCFG["layout"], DSCFG["root"], DSCFG.get("splits"))
+if not IS_DEMO:  # the demo's root is written by its first job
+    DATASET.check_root()
+for _split in ("train", "val"):
+    if _split not in DATASET.splits:
+        raise ValueError(f"config: dataset {DS!r} ({DSCFG['layout']}) has no {_split!r} split (it has "
+                         f"{sorted(DATASET.splits)}): the workflow trains on 'train' and evaluates 'val'; "
+                         f"set datasets.{DS}.splits")
 STORE = config["store"]
 RESULTS = config["results"]
-IS_DEMO = bool(DSCFG.get("demo", False))
+
+
+def _in_split_order(groups):
+    """Videos of several splits, each once, in split then dataset order."""
+    return list(dict.fromkeys(v for group in groups for v in group))
 
 def videos(split):
     return DATASET.videos(split)
 
 
 def annotated_videos():
-    return sorted({v for split in DATASET.splits if split != "test" for v in videos(split)}, key=int)
+    return _in_split_order(videos(split) for split in DATASET.splits if split != "test")
 
 
 def video_file(wildcards):
@@ -75,7 +87,7 @@ def config_json(wildcards=None):
 
 def all_videos():
     """Every video of every configured split (features are computed for test videos too)."""
-    return sorted({v for split in DATASET.splits for v in videos(split)}, key=int)
+    return _in_split_order(videos(split) for split in DATASET.splits)
 
 
 #: stage settings that say how a job runs, not what it stores (never part of a rule's params)

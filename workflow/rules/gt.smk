@@ -45,5 +45,5 @@ rule gt:
     conda:
         "../../envs/salprep.yaml"
     shell:
-        "salprep gt --root {params.root:q} --layout {params.layout} --video {wildcards.video}"
+        "salprep gt --root {params.root:q} --layout {params.layout:q} --video {wildcards.video}"
         " --dataset-name {params.dataset:q} {params.options} --compare --out {output:q} > {log:q} 2>&1"
