@@ -1,0 +1,86 @@
+"""The DAG end to end on each layout's own tiny fixture, written in its native layout by the
+adapter's fixture writer: GT, flow, features and a decoder (LSTS flow; SalBCE RGB on SALICON,
+whose "videos" are single images), then evaluation -- and a DHF1K-layout folder of MP4 videos."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import make_tiny_dhf1k
+from test_workflow import TINY, planned_jobs, snakemake
+
+from salprep.cli import main
+from salprep.video import iter_frames, write_video
+
+FAST = """\
+models:
+  lsts_flow: {epochs: 1, batch_size: 4}
+  salbce_rgb: {width: 0.0625, epochs: 1, batch_size: 2, frames_per_video: 0}
+stages:
+  frames: {size: 64x48}
+"""
+
+
+def _ledov(root):
+    from salprep.datasets.ledov import write_ledov_fixture
+
+    write_ledov_fixture(root, {"animal_alpaca01": (12, (48, 64), 25.0), "human_talk02": (10, (48, 64), 15.0),
+                               "manmade_yacht03": (12, (48, 64), 30.0)},
+                        splits={"train": ["animal_alpaca01", "human_talk02"], "val": ["manmade_yacht03"],
+                                "test": []})
+    return "", {"train": 2, "val": 1}
+
+
+def _frame_folders(layout):
+    def write(root):
+        from salprep.datasets.frame_folders import write_frame_folder_fixture
+
+        made = write_frame_folder_fixture(root, layout)
+        train = [n for n, v in made.items() if v["split"] == "train"]
+        test = [n for n, v in made.items() if v["split"] == "test"]
+        return f"    splits: {{train: '{','.join(train)}', val: '{','.join(test)}'}}\n", \
+            {"train": len(train), "val": len(test)}
+    return write
+
+
+def _salicon(root):
+    from salprep.datasets.salicon import write_salicon_fixture
+
+    made = write_salicon_fixture(root)
+    return "", {"train": sum(v["split"] == "train" for v in made.values()),
+                "val": sum(v["split"] == "val" for v in made.values())}
+
+
+def _dhf1k_mp4(root):
+    make_tiny_dhf1k(root, videos=(1, 2, 601), frames=10)
+    for avi in sorted((root / "video").glob("*.AVI")):
+        write_video(avi.with_suffix(".mp4"), iter_frames(avi), fps=30, codec="mpeg4")
+        avi.unlink()
+    return "    splits: {train: '1-2', val: '601'}\n", {"train": 2, "val": 1}
+
+
+LAYOUTS = {"ledov": _ledov, "hollywood": _frame_folders("hollywood"), "ucf": _frame_folders("ucf"),
+           "salicon": _salicon, "dhf1k": _dhf1k_mp4}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_the_dag_runs_on_each_layout(tmp_path, layout):
+    root = tmp_path / f"{layout} data"
+    splits, counts = LAYOUTS[layout](root)
+    (tmp_path / "tiny.yaml").write_text(TINY + FAST)
+    (tmp_path / "own.yaml").write_text(f"dataset: own\ndatasets:\n  own:\n    layout: {layout}\n    root: {root}\n"
+                                       + splits)
+    configs = ("tiny.yaml", "own.yaml")
+    model = "salbce_rgb" if layout == "salicon" else "lsts_flow"
+    stages = {"frames": 1} if layout == "salicon" else {"flow_tvl1": 1, "i3d_flow": 1}
+    n = counts["train"] + counts["val"]
+    jobs = planned_jobs(tmp_path / "run", f"results/{model}", configs=configs)
+    weights = {} if layout == "salicon" else {"demo_weights": 1}  # SalBCE RGB starts from no checkpoint here
+    assert jobs == {**weights, "gt": n, **{s: k * n for s, k in stages.items()}, "train": 1, "evaluate": 1}
+    proc = snakemake(tmp_path / "run", f"results/{model}", configs=configs)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "results" / model / "metrics.json").read_text())
+    assert metrics["val"]["n_frames"] > 0 and all(k in metrics["val"] for k in ("nss", "cc", "auc_judd"))
+    assert main(["verify", "-q", str(tmp_path / "run" / "store" / "own")]) == 0
+    assert planned_jobs(tmp_path / "run", f"results/{model}", configs=configs) == {}
