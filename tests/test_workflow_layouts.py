@@ -86,3 +86,24 @@ def test_the_dag_runs_on_each_layout(tmp_path, layout):
     assert metrics["val"]["n_frames"] > 0 and all(k in metrics["val"] for k in ("nss", "cc", "auc_judd"))
     assert main(["verify", "-q", str(tmp_path / "run" / "store" / "own")]) == 0
     assert planned_jobs(tmp_path / "run", f"results/{model}", configs=configs) == {}
+
+
+def test_a_root_that_is_not_the_layout_stops_the_plan_with_its_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    (tmp_path / "own.yaml").write_text(f"dataset: own\ndatasets:\n  own:\n    layout: ledov\n    root: {tmp_path / 'empty'}\n")
+    proc = snakemake(tmp_path / "run", "-n", "results/center_bias", configs=("tiny.yaml", "own.yaml"))
+    assert proc.returncode != 0
+    assert (f"{tmp_path / 'empty'}: not a ledov dataset: expected '<name>/<name>.mp4 + <name>/Data.mat' folders"
+            in proc.stdout + proc.stderr)
+
+
+def test_a_layout_without_a_val_split_needs_one_in_the_config(tmp_path):
+    from salprep.datasets.frame_folders import write_frame_folder_fixture
+
+    write_frame_folder_fixture(tmp_path / "ucf", "ucf")
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    (tmp_path / "own.yaml").write_text(f"dataset: own\ndatasets:\n  own:\n    layout: ucf\n    root: {tmp_path / 'ucf'}\n")
+    proc = snakemake(tmp_path / "run", "-n", "results/center_bias", configs=("tiny.yaml", "own.yaml"))
+    assert proc.returncode != 0
+    assert "has no 'val' split (it has ['test', 'train'])" in proc.stdout + proc.stderr
