@@ -98,7 +98,15 @@ class VideoDataset(abc.ABC):
     # -- videos -----------------------------------------------------------------------------
     @abc.abstractmethod
     def videos(self, split: str | None = None) -> list[str]:
-        """Video ids, in the dataset's order; all videos found on disk when ``split`` is None."""
+        """Video ids, in the dataset's order; all videos found on disk when ``split`` is None
+        (a split: :meth:`split_videos`)."""
+
+    def split_videos(self, split: str) -> list[str]:
+        """The videos of one configured split; one line for a split the dataset does not have."""
+        splits = self.splits
+        if split not in splits:
+            raise SalprepError(f"unknown split {split!r}; configured: {sorted(splits)}")
+        return list(splits[split])
 
     @abc.abstractmethod
     def video_path(self, video: str) -> Path:

@@ -82,9 +82,7 @@ class DHF1K(VideoDataset):
 
     def videos(self, split=None):
         if split is not None:
-            if split not in self.splits:
-                raise SalprepError(f"unknown split {split!r}; configured: {sorted(self.splits)}")
-            return list(self.splits[split])
+            return self.split_videos(split)
         return [video_id(int(m.group(1))) for p in _numbered(self.root / "video", _VIDEO_RE)
                 if (m := _VIDEO_RE.match(p.name))]
 

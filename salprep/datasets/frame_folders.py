@@ -137,10 +137,7 @@ class FrameFolderDataset(VideoDataset):
 
     def videos(self, split=None):
         if split is not None:
-            splits = self.splits
-            if split not in splits:
-                raise SalprepError(f"unknown split {split!r}; configured: {sorted(splits)}")
-            return list(splits[split])
+            return self.split_videos(split)
         seen: dict[str, None] = {}
         for folder in SPLIT_FOLDERS.values():
             seen.update(dict.fromkeys(self._found(folder)))

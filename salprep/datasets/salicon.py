@@ -135,10 +135,7 @@ class SALICON(VideoDataset):
 
     def videos(self, split=None):
         if split is not None:
-            splits = self.splits
-            if split not in splits:
-                raise SalprepError(f"unknown split {split!r}; configured: {sorted(splits)}")
-            return list(splits[split])
+            return self.split_videos(split)
         seen: dict[str, None] = {}
         for stems in self._found().values():
             seen.update(dict.fromkeys(stems))

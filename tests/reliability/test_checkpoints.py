@@ -27,20 +27,11 @@ import torch
 
 from salprep.checkpoints import save_original
 from salprep.cli import main
+from faults import one_error_line, snapshot
 
 from conftest import make_tiny_dhf1k
 
 CASES = ("random_bytes", "truncated", "nan", "wrong_keys", "pickled_module")
-
-
-def one_error_line(capsys) -> str:
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(err) == 1 and err[0].startswith("salprep: error: "), err
-    return err[0]
-
-
-def snapshot(folder: Path) -> dict:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 SALBCE = {"epochs": 1, "width": 0.0625, "batch_size": 6}  # the smallest SalBCE the loop trains in a second

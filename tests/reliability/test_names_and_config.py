@@ -9,19 +9,10 @@ from pathlib import Path
 import pytest
 
 from salprep.cli import main
+from faults import one_error_line, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def one_error_line(capsys) -> str:
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(err) == 1 and err[0].startswith("salprep: error: "), err
-    return err[0]
-
-
-def snapshot(folder: Path) -> dict:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize("video", ["../x", "/etc/passwd", "1/2", "abc", ""])

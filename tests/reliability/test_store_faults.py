@@ -25,18 +25,9 @@ from salprep.store import open_shard, write_shard
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import make_tiny_dhf1k  # noqa: E402
+from faults import one_error_line, snapshot  # noqa: E402
 
 BIN = Path(sys.executable).parent
-
-
-def one_error_line(capsys) -> str:
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(err) == 1 and err[0].startswith("salprep: error: "), err
-    return err[0]
-
-
-def snapshot(folder: Path) -> dict:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def flip_chunk(path: Path, dataset: str, row: int, n: int = 4096) -> None:

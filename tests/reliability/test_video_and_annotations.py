@@ -14,16 +14,7 @@ from PIL import Image
 
 from salprep.cli import main
 from salprep.video import probe_video, write_video
-
-
-def one_error_line(capsys) -> str:
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(err) == 1 and err[0].startswith("salprep: error: "), err
-    return err[0]
-
-
-def snapshot(folder: Path) -> dict:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+from faults import one_error_line, snapshot
 
 
 def noise_video(path: Path, frames: int, fps=30, codec="mjpeg", shape=(48, 80), seed=0) -> Path:

@@ -100,8 +100,7 @@ class LEDOV(VideoDataset):
         if split not in splits:
             if not splits and not self._configured:
                 raise SalprepError(f"no split {split!r}: no {NAMELIST_MAT} and no splits configured", self.root)
-            raise SalprepError(f"unknown split {split!r}; configured: {sorted(splits)}")
-        return list(splits[split])
+        return self.split_videos(split)
 
     def video_path(self, video):
         folder = self.root / _plain(video)
