@@ -16,11 +16,11 @@ from salprep.video import iter_frames, write_video
 FAST = """\
 evaluate: {scheduler: sync, workers: 1, n_splits: 10}
 models:
-  lsts_flow: {epochs: 1, batch_size: 4}
+  lsts_flow: {epochs: 1, batch_size: 4, frames_per_video: 4}
   salbce_rgb: {width: 0.0625, epochs: 1, batch_size: 2, frames_per_video: 0}
-stages:   # the LSTS decoder takes 1024x5x5x5: I3D on 79-frame windows at 160 px (demo settings)
+stages:   # the LSTS decoder takes 1024x5x5x5: I3D on 40-frame windows (Mixed_5c 5 steps) at 160 px
   flow_tvl1: {size: 32x32, out_size: 160x160}
-  i3d_flow: {window: 79, stride: 10, pool: 5x5x5, pad_start: true}
+  i3d_flow: {window: 40, stride: 10, pool: 5x5x5, pad_start: true}
   frames: {size: 64x48}
 """
 
