@@ -58,10 +58,19 @@ def image_files(path: str | os.PathLike) -> list[Path]:
     return [p for _, _, p in numbered]
 
 
-def read_image(path: Path, *, size: tuple[int, int] | None = None, gray: bool = False) -> np.ndarray:
-    """One image as uint8 (H, W, 3) RGB or (H, W) gray, resized (bilinear) to ``size`` (W, H)."""
+def _same_size(path: Path, got: tuple[int, int], first: tuple[int, int], of: str = "") -> None:
+    if got != first:
+        raise SalprepError(f"frame image is {got[0]}x{got[1]}, the first frame{of} is {first[0]}x{first[1]}", path)
+
+
+def read_image(path: Path, *, size: tuple[int, int] | None = None, gray: bool = False,
+               expect: tuple[int, int] | None = None, of: str = "") -> np.ndarray:
+    """One image as uint8 (H, W, 3) RGB or (H, W) gray, resized (bilinear) to ``size`` (W, H);
+    ``expect``: the (W, H) it must have (the first frame's; ``of`` names that frame's folder)."""
     try:
         with Image.open(path) as img:
+            if expect is not None:
+                _same_size(path, img.size, expect, of)
             img = img.convert("L" if gray else "RGB")
             if size is not None and img.size != tuple(size):
                 img = img.resize(tuple(size), Image.BILINEAR)
@@ -86,11 +95,7 @@ def iter_image_frames(path, *, size=None, gray=False) -> Iterator[np.ndarray]:
     files = image_files(path)
     first = image_size(files[0])
     for p in files:
-        if image_size(p) != first:
-            w, h = image_size(p)
-            raise SalprepError(f"frame image is {w}x{h}, the first frame of {Path(path).name} is "
-                               f"{first[0]}x{first[1]}", p)
-        yield read_image(p, size=size, gray=gray)
+        yield read_image(p, size=size, gray=gray, expect=first, of=f" of {Path(path).name}")
 
 
 def probe_images(path) -> tuple[int, int, int, str]:
@@ -99,9 +104,7 @@ def probe_images(path) -> tuple[int, int, int, str]:
     files = image_files(path)
     width, height = image_size(files[0])
     for p in files[1:]:
-        if image_size(p) != (width, height):
-            w, h = image_size(p)
-            raise SalprepError(f"frame image is {w}x{h}, the first frame is {width}x{height}", p)
+        _same_size(p, image_size(p), (width, height))
     kind = files[0].suffix.lower().lstrip(".")
     return len(files), width, height, f"{kind} image" if Path(path).is_file() else f"{kind} frames"
 

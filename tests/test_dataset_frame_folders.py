@@ -13,12 +13,11 @@ from PIL import Image
 
 import salprep.stages.gt
 from salprep.datasets import open_dataset
-from salprep.datasets.base import FrameInfo
+from salprep.datasets.base import FrameInfo, parse_name_spec
 from salprep.datasets.frame_folders import (
     FrameFolderDataset,
     Hollywood2,
     UCFSports,
-    parse_name_spec,
     write_frame_folder_fixture,
 )
 from salprep.errors import SalprepError

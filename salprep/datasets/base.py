@@ -10,6 +10,7 @@ this interface (:func:`salprep.datasets.open_dataset`).
 from __future__ import annotations
 
 import abc
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,8 +80,26 @@ class VideoDataset(abc.ABC):
     expected_layout: str = ""
 
     def __init__(self, root: str | Path, splits: dict | None = None):
+        """``splits``: the config's (split -> its videos as :meth:`parse_splits` reads them), or
+        None for the layout's own (:meth:`default_splits`)."""
         self.root = Path(root)
-        self.splits = {name: list(ids) for name, ids in (splits or {}).items()}
+        self.configured_splits = None if splits is None else self.parse_splits(splits)
+
+    @property
+    def splits(self) -> dict[str, list[str]]:
+        """The configured splits, else the layout's own."""
+        if self.configured_splits is not None:
+            return self.configured_splits
+        return self.default_splits()
+
+    def parse_splits(self, spec: dict) -> dict[str, list[str]]:
+        """A config split definition as video ids: split -> names (a list, or a comma-separated
+        string; :func:`parse_name_spec`). DHF1K reads number ranges instead."""
+        return {str(split): parse_name_spec(value) for split, value in spec.items()}
+
+    def default_splits(self) -> dict[str, list[str]]:
+        """The layout's own splits (its release's split files or folders); none by default."""
+        return {}
 
     # -- the root ---------------------------------------------------------------------------
     def check_root(self) -> None:
@@ -156,6 +175,30 @@ class VideoDataset(abc.ABC):
             raise SalprepError(f"the {self.layout} layout reads fixations from {list(self.fixation_sources)}, "
                                f"not {source!r}", self.root)
         return source
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> list:
+    """Sort key comparing runs of digits as numbers (``shot_2`` before ``shot_10``)."""
+    return [int(part) if part.isdigit() else part for part in _DIGITS.split(name)]
+
+
+def parse_name_spec(spec, kind: str = "video") -> list[str]:
+    """Video names from a config split: a list of names or a comma-separated string; each must
+    be a plain name (``kind`` names it in the error).
+
+    >>> parse_name_spec("a, b")
+    ['a', 'b']
+    >>> parse_name_spec(["a", "b,c"])
+    ['a', 'b', 'c']
+    """
+    from salprep.store import check_plain_name
+
+    items = spec if isinstance(spec, (list, tuple)) else [spec]
+    names = [part.strip() for item in items for part in str(item).split(",")]
+    return [check_plain_name(kind, n) for n in names if n]
 
 
 def points_of_binary_map(fixated: np.ndarray) -> np.ndarray:

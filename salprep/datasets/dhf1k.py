@@ -45,20 +45,11 @@ def video_id(number: int) -> str:
     return f"{int(number):03d}"
 
 
-def numbered_files(folder: Path, pattern: re.Pattern = _FRAME_RE) -> list[Path]:
-    """Files of ``folder`` whose names match ``pattern`` (group 1: a number), in numeric order."""
-    return _numbered(folder, pattern)
-
-
 def _numbered(folder: Path, pattern: re.Pattern) -> list[Path]:
     if not folder.is_dir():
         return []
     found = [(int(m.group(1)), p) for p in folder.iterdir() if p.is_file() and (m := pattern.match(p.name))]
     return [p for _, p in sorted(found)]
-
-
-#: kept under its old name for callers of this module
-read_gray_png = read_gray_image
 
 
 class DHF1K(VideoDataset):
@@ -68,10 +59,13 @@ class DHF1K(VideoDataset):
     expected_layout = "video/NNN.AVI (or .mp4, .mkv) and annotation/NNNN/fixation/NNNN.png"
 
     def __init__(self, root, splits=None):
+        super().__init__(root, DHF1K_SPLITS if splits is None else splits)  # the release's, parsed once
+
+    def parse_splits(self, spec):
+        """Video numbers and ranges ("1-600", "601-700,705") as 3-digit ids."""
         from salprep.datasets import parse_video_spec
 
-        spec = DHF1K_SPLITS if splits is None else splits
-        super().__init__(root, {k: [video_id(n) for n in parse_video_spec(v)] for k, v in spec.items()})
+        return {str(k): [video_id(n) for n in parse_video_spec(v)] for k, v in spec.items()}
 
     def missing_from_root(self):
         if not (self.root / "video").is_dir():
@@ -145,7 +139,7 @@ class DHF1K(VideoDataset):
     @staticmethod
     def read_fixation_file(path: Path, shape: tuple[int, int]) -> np.ndarray:
         """Binary (H, W) map of one fixation PNG (fixated pixels > 0); one line for another size."""
-        arr = read_gray_png(path)
+        arr = read_gray_image(path)
         if arr.shape != tuple(shape):
             raise SalprepError(
                 f"fixation map is {arr.shape[1]}x{arr.shape[0]}, the video is {shape[1]}x{shape[0]}", path

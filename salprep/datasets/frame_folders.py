@@ -23,34 +23,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from salprep.datasets.base import VideoDataset, VideoFixations, points_of_binary_map
+from salprep.datasets.base import VideoDataset, VideoFixations, natural_key, points_of_binary_map
 from salprep.errors import SalprepError
 from salprep.image_frames import frame_number, image_files, read_gray_image
 from salprep.store import check_plain_name
 
 #: split name -> folder under the root (the release's own split)
 SPLIT_FOLDERS = {"train": "training", "test": "testing"}
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(name: str) -> list:
-    """Sort key comparing runs of digits as numbers (``shot_2`` before ``shot_10``)."""
-    return [int(part) if part.isdigit() else part for part in _DIGITS.split(name)]
-
-
-def parse_name_spec(spec) -> list[str]:
-    """Video names from a config split: a list of names or a comma-separated string.
-
-    >>> parse_name_spec("a, b")
-    ['a', 'b']
-    >>> parse_name_spec(["a", "b,c"])
-    ['a', 'b', 'c']
-    """
-    items = spec if isinstance(spec, (list, tuple)) else [spec]
-    names = [part.strip() for item in items for part in str(item).split(",")]
-    return [check_plain_name("video", n) for n in names if n]
-
-
 def _frame_pngs(folder: Path, strict: bool = True) -> list[Path]:
     """The PNGs of ``folder`` ordered by frame number; ``strict``: a name without a number or two
     files of one number raise, else such files are kept (sorted by name) without complaint."""
@@ -100,8 +79,7 @@ class FrameFolderDataset(VideoDataset):
     expected_layout = "training/<video>/{images,fixation,maps}/ and testing/<video>/{images,fixation,maps}/"
 
     def __init__(self, root, splits=None):
-        super().__init__(root)
-        self._override = None if not splits else {k: parse_name_spec(v) for k, v in splits.items()}
+        super().__init__(root, splits or None)
 
     # -- naming (what the two sets differ in) -------------------------------------------------
     @classmethod
@@ -113,16 +91,9 @@ class FrameFolderDataset(VideoDataset):
         return SPLIT_FOLDERS["train"]
 
     # -- splits -------------------------------------------------------------------------------
-    @property
-    def splits(self) -> dict[str, list[str]]:
-        """The configured splits, else the release's: the video folders under training/ and testing/."""
-        if self._override is not None:
-            return {k: list(v) for k, v in self._override.items()}
+    def default_splits(self) -> dict[str, list[str]]:
+        """The release's: the video folders under training/ and testing/ (read from disk each time)."""
         return {split: self._found(folder) for split, folder in SPLIT_FOLDERS.items()}
-
-    @splits.setter
-    def splits(self, value) -> None:  # the base class assigns the (empty) splits it was given
-        self._override = None if not value else {k: list(v) for k, v in value.items()}
 
     def _found(self, split_folder: str) -> list[str]:
         folder = self.root / split_folder

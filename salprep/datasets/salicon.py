@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from salprep.datasets.base import VideoDataset, VideoFixations
-from salprep.datasets.frame_folders import natural_key, parse_name_spec
+from salprep.datasets.base import VideoDataset, VideoFixations, natural_key
 from salprep.errors import SalprepError
 from salprep.image_frames import IMAGE_SUFFIXES
 from salprep.store import check_plain_name
@@ -98,8 +97,7 @@ class SALICON(VideoDataset):
                        "maps/{train,val}/<stem>.png")
 
     def __init__(self, root, splits=None):
-        super().__init__(root)
-        self._override = None if not splits else {k: parse_name_spec(v) for k, v in splits.items()}
+        super().__init__(root, splits or None)
 
     # -- images -------------------------------------------------------------------------------
     def _images(self, folder: Path) -> list[Path]:
@@ -117,16 +115,9 @@ class SALICON(VideoDataset):
             out.setdefault(split_of_name(p.stem), []).append(p.stem)
         return {k: [check_plain_name("video", v, self.root / "images") for v in vs] for k, vs in out.items()}
 
-    @property
-    def splits(self) -> dict[str, list[str]]:
-        """The configured splits, else images/{train,val,test}/ (a flat images/: by file name)."""
-        if self._override is not None:
-            return {k: list(v) for k, v in self._override.items()}
+    def default_splits(self) -> dict[str, list[str]]:
+        """images/{train,val,test}/ (a flat images/: by file name), read from disk each time."""
         return {k: v for k, v in self._found().items() if k is not None}
-
-    @splits.setter
-    def splits(self, value) -> None:  # the base class assigns the (empty) splits it was given
-        self._override = None if not value else {k: list(v) for k, v in value.items()}
 
     def missing_from_root(self):
         if any(self._found().values()):

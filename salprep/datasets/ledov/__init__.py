@@ -50,25 +50,20 @@ class LEDOV(VideoDataset):
     expected_layout = "'<name>/<name>.mp4 + <name>/Data.mat' folders (with namelist.mat, VideoNameList.mat)"
 
     def __init__(self, root, splits=None):
-        self._configured = splits is not None
         self._namelist = None
-        super().__init__(root, parse_name_splits(splits) if splits is not None else None)
+        super().__init__(root, splits)
         self._cache: dict = {}
 
     # -- splits: the config's, else namelist.mat's (read when first needed) ---------------------
-    @property
-    def splits(self) -> dict[str, list[str]]:
-        if self._configured:
-            return self._config_splits
+    def parse_splits(self, spec):
+        return parse_name_splits(spec)
+
+    def default_splits(self) -> dict[str, list[str]]:
         if self._namelist is None:
             if not (self.root / NAMELIST_MAT).is_file():
                 return {}
             self._namelist = read_namelist_splits(self.root)
         return self._namelist
-
-    @splits.setter
-    def splits(self, value) -> None:
-        self._config_splits = {k: list(v) for k, v in (value or {}).items()}
 
     # -- the root -------------------------------------------------------------------------------
     def missing_from_root(self):
@@ -98,7 +93,7 @@ class LEDOV(VideoDataset):
             return sorted(found)
         splits = self.splits
         if split not in splits:
-            if not splits and not self._configured:
+            if not splits and self.configured_splits is None:
                 raise SalprepError(f"no split {split!r}: no {NAMELIST_MAT} and no splits configured", self.root)
         return self.split_videos(split)
 

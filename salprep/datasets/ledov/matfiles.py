@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from salprep.datasets.base import parse_name_spec
 from salprep.errors import SalprepError
 
 #: the per-video annotation file
@@ -228,11 +229,6 @@ def read_namelist_splits(root: str | os.PathLike) -> dict[str, list[str]]:
 
 def parse_name_splits(spec: dict) -> dict[str, list[str]]:
     """A config split definition: split -> list of names or a comma-separated string of names."""
-    out = {}
-    for split, value in spec.items():
-        items = value if isinstance(value, (list, tuple)) else [value]
-        names = [part.strip() for item in items for part in str(item).split(",") if part.strip()]
-        out[str(split)] = _dedupe(_plain(n) for n in names)
-    return out
+    return {str(split): _dedupe(parse_name_spec(value, "LEDOV video id")) for split, value in spec.items()}
 
 
