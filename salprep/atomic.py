@@ -49,12 +49,16 @@ def _parts(path: Path) -> tuple[str, str]:
     return stem, suffix
 
 
+#: a temporary's key: start time in ns (hex digits) then random hex digits
+_CLOCK_DIGITS, _RANDOM_DIGITS = 16, 6
+
+
 def temp_name(path: str | os.PathLike) -> Path:
     """A fresh hidden temporary name for ``path``: ``.<stem>.<key>.tmp<suffix>``, where the key
     (start time in ns, hex, then random) sorts writers of one destination by when they started."""
     path = Path(path)
     stem, suffix = _parts(path)
-    key = f"{time.time_ns():016x}{uuid.uuid4().hex[:6]}"
+    key = f"{time.time_ns():0{_CLOCK_DIGITS}x}{uuid.uuid4().hex[:_RANDOM_DIGITS]}"
     return path.with_name(f".{stem}.{key}{TMP_MARK}{suffix}")
 
 
@@ -68,7 +72,7 @@ def temps_of(path: str | os.PathLike) -> list[Path]:
     path = Path(path)
     stem, suffix = _parts(path)
     prefix, end = f".{stem}.", f"{TMP_MARK}{suffix}"
-    key_len = 22
+    key_len = _CLOCK_DIGITS + _RANDOM_DIGITS
     try:
         names = os.listdir(path.parent)
     except FileNotFoundError:

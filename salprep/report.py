@@ -104,7 +104,8 @@ def loss_curve(history: list[float], path: str | Path, title: str = "", per_epoc
 
 
 SUMMARY_METRICS = ("auc_judd", "auc_shuffled", "nss", "cc", "sim", "kld")
-_HEADERS = {"auc_judd": "AUC-J", "auc_shuffled": "sAUC", "nss": "NSS", "cc": "CC", "sim": "SIM", "kld": "KLD"}
+#: short column labels of the metrics (summary table, charts, report captions)
+METRIC_LABELS = {"auc_judd": "AUC-J", "auc_shuffled": "sAUC", "nss": "NSS", "cc": "CC", "sim": "SIM", "kld": "KLD"}
 
 
 def _cell(value) -> str:
@@ -119,8 +120,8 @@ def summary_markdown(rows: dict[str, dict], paper: dict[str, dict], split: str, 
         paper: model -> published metrics (MODELS.md), may be empty.
         note: a line saying where the numbers come from (e.g. random-init features, synthetic data).
     """
-    head = "| model | " + " | ".join(_HEADERS[m] for m in SUMMARY_METRICS) + " | frames | published (DHF1K val) " \
-        + " / ".join(_HEADERS[m] for m in ("auc_judd", "auc_shuffled", "nss", "cc", "sim")) + " |"
+    head = "| model | " + " | ".join(METRIC_LABELS[m] for m in SUMMARY_METRICS) + " | frames | published (DHF1K val) " \
+        + " / ".join(METRIC_LABELS[m] for m in ("auc_judd", "auc_shuffled", "nss", "cc", "sim")) + " |"
     lines = [f"# Model comparison ({split})", "", note, "", head, "|" + "---|" * (len(SUMMARY_METRICS) + 3)]
     for model, metrics in rows.items():
         got = (metrics or {}).get(split, {})
@@ -148,7 +149,7 @@ def summary_chart(rows: dict[str, dict], split: str, path: str | Path, title: st
             ax.legend(loc="upper right", fontsize=8)
         ax.set_xticks(range(len(models)))
         ax.set_xticklabels(models, rotation=60, ha="right", fontsize=8)
-        ax.set_title(_HEADERS[metric])
+        ax.set_title(METRIC_LABELS[metric])
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path)

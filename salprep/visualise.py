@@ -241,7 +241,7 @@ def result_labels(results_dir: str | Path, item: str, split: str | None = None, 
     ``metrics.json`` the ``report_split`` scores (AUC-J, sAUC, NSS, CC, SIM, KLD, frames), so the
     model's listing in the report reads as its metrics table. Values are strings (the report
     sorts and shows labels as text); an unreadable metrics.json gives dashes."""
-    from salprep.report import _HEADERS, SUMMARY_METRICS
+    from salprep.report import METRIC_LABELS, SUMMARY_METRICS
 
     name = RESULT_ITEMS.get(item, item)
     if item == "metrics":
@@ -254,6 +254,6 @@ def result_labels(results_dir: str | Path, item: str, split: str | None = None, 
             scores = {}
         for key in SUMMARY_METRICS:
             value = scores.get(key)
-            labels[_HEADERS[key]] = "–" if not isinstance(value, (int, float)) else f"{value:.3f}"
+            labels[METRIC_LABELS[key]] = "–" if not isinstance(value, (int, float)) else f"{value:.3f}"
         labels["frames"] = str(scores.get("n_frames", "–"))
     return labels

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from salprep import __version__
-from salprep.atomic import DISK_FULL, atomic_output
+from salprep.atomic import atomic_output, disk_error
 from salprep.errors import SalprepError
 from salprep.store.layout import STAGES, STORE_FORMAT, _now
 
@@ -182,18 +182,25 @@ class _GuardedFile(io.RawIOBase):
         self._pos += n
         return n
 
+    def _on_disk(self, op, *args) -> None:
+        """``op(*args)`` unless the disk already failed; a disk-full error is kept, not raised."""
+        if self.failure is None:
+            try:
+                op(*args)
+            except OSError as exc:
+                if not disk_error(exc):
+                    raise
+                self.failure = exc
+
+    def _pwrite_all(self, view: memoryview, offset: int) -> None:
+        done = 0
+        while done < len(view):
+            done += os.pwrite(self._fd, view[done:], offset + done)
+
     def write(self, data):
         view = memoryview(data).cast("B")
         size = len(view)
-        if self.failure is None:
-            done = 0
-            try:
-                while done < size:
-                    done += os.pwrite(self._fd, view[done:], self._pos + done)
-            except OSError as exc:
-                if exc.errno not in DISK_FULL:
-                    raise
-                self.failure = exc
+        self._on_disk(self._pwrite_all, view, self._pos)
         if self.failure is not None:
             self._overlay.append((self._pos, bytes(view)))
         self._pos += size
@@ -201,13 +208,7 @@ class _GuardedFile(io.RawIOBase):
 
     def truncate(self, size=None):
         size = self._pos if size is None else size
-        if self.failure is None:
-            try:
-                os.ftruncate(self._fd, size)
-            except OSError as exc:
-                if exc.errno not in DISK_FULL:
-                    raise
-                self.failure = exc
+        self._on_disk(os.ftruncate, self._fd, size)
         self._overlay = [(s, d[: max(0, size - s)]) for s, d in self._overlay if s < size]
         return size
 
