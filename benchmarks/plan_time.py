@@ -105,7 +105,7 @@ def main() -> int:
         f"dataset: big\ndatasets:\n  big:\n    layout: dhf1k\n    root: {data}\n"
         f"    splits: {{train: '1-{train}', val: '{train + 1}-{train + val}', test: '{train + val + 1}-{args.videos}'}}\n")
     ours = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(work), "--workflow-profile",
-            str(REPO / "workflow" / "profiles" / "default"), "--configfile=" + str(work / "big.yaml"),
+            str(REPO / "profiles" / "default"), "--configfile=" + str(work / "big.yaml"),
             "--cores", "16", "-n", *args.targets]
     cold, jobs = timed(ours, REPO)
     warm, _ = timed(ours, REPO)
@@ -124,7 +124,7 @@ def main() -> int:
           f"  goal < 30 s: {'met' if warm < 30 else 'MISSED'}")
     if args.demo_dir:
         cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(args.demo_dir), "--workflow-profile",
-               str(REPO / "workflow" / "profiles" / "default"), "--cores", "2", "-n",
+               str(REPO / "profiles" / "default"), "--cores", "2", "-n",
                "results/center_bias", "results/lsts_flow"]
         noop, n = timed(cmd, args.demo_dir)
         print(f"  demo      no-op re-plan ({n} jobs)                  : {noop:6.1f} s  goal < 5 s: "

@@ -20,7 +20,7 @@ def clone(dst: Path) -> Path:
     """The project's workflow files (what `git clone` gives; data and results are per clone)."""
     dst.mkdir(parents=True)
     shutil.copy(REPO / "Snakefile", dst / "Snakefile")
-    for folder in ("workflow", "config", "envs"):
+    for folder in ("workflow", "config", "envs", "profiles"):
         shutil.copytree(REPO / folder, dst / folder)
     return dst
 
@@ -28,7 +28,7 @@ def clone(dst: Path) -> Path:
 def run(project: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
            "SNAKEMAKE_OUTPUT_CACHE": str(cache)}
-    cmd = [str(BIN / "snakemake"), "--cache", "--workflow-profile", "workflow/profiles/default",
+    cmd = [str(BIN / "snakemake"), "--cache",
            "--configfile=" + str(project.parent / "tiny.yaml"), "--cores", "2", *args, *TARGETS]
     return subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=900)
 

@@ -30,8 +30,7 @@ EVERY_VIDEO = ["001.h5", "002.h5", "003.h5", "004.h5", "601.h5", "602.h5", "701.
 
 def snakemake(workdir: Path, *args: str, configs=("tiny.yaml",)) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--workflow-profile", str(REPO / "workflow" / "profiles" / "default"),
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(workdir),  # reads profiles/default
            "--configfile", *[str(workdir.parent / c) for c in configs], "--cores", "2", *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
 
@@ -135,7 +134,7 @@ def test_touching_a_video_or_shard_without_changing_it_replans_nothing(demo_run)
     # the same touch with a threshold below these files' sizes is taken as a change (mtime only)
     proc = snakemake(demo_run, "-n", "--max-checksum-file-size", "1KB", "results/center_bias", "shards")
     assert "Job stats:" in proc.stdout + proc.stderr and "gt" in (proc.stdout + proc.stderr).split("Job stats:")[1]
-    profile = (REPO / "workflow" / "profiles" / "default" / "config.yaml").read_text()
+    profile = (REPO / "profiles" / "default" / "config.yaml").read_text()
     assert "max-checksum-file-size: 4GB" in profile  # DHF1K videos and shards are far above 1 MB
 
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Start a real single-node SLURM on this machine (munged + slurmctld + slurmd) to try and test the
-# `slurm` Snakemake profile (workflow/profiles/slurm). For local testing only: the daemons run as
+# `slurm` Snakemake profile (profiles/slurm). For local testing only: the daemons run as
 # root, no accounting (use `slurm-status-command: squeue`), no cgroups, no memory enforcement.
 #
 #   scripts/slurm/start.sh            # installs munge/slurm from Debian (apt-get) if missing
 #   export SLURM_CONF=/tmp/salprep-slurm/slurm.conf   # printed at the end; see below
-#   sinfo; srun -t 1 hostname; snakemake --workflow-profile workflow/profiles/slurm ...
+#   sinfo; srun -t 1 hostname; snakemake --workflow-profile profiles/slurm ...
 #   scripts/slurm/stop.sh
 #
 # Idempotent: daemons already running (pid file alive) are kept; running it twice is fine.

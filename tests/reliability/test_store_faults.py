@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import h5py
@@ -312,39 +311,80 @@ def test_a_second_writer_of_one_shard_fails_with_one_line(tiny_dhf1k, tmp_path, 
     assert main(["gt", "--root", str(root), "--video", "001", "--out", str(out)]) == 0
 
 
-def test_two_writers_started_together_give_one_shard(tmp_path):
-    """Two real writers of one shard at once: exactly one finishes, the other fails with one line."""
-    out = tmp_path / "gt" / "001.h5"
-    code = f"""
-import sys, time, numpy as np
+#: a real shard writer that says when it holds its temporary, then waits for the test's word
+#: (a line on stdin) before it finishes: the overlap of two writers is made, not timed
+WRITER = """
+import sys, numpy as np
 from salprep.store import write_shard
 from salprep.errors import SalprepError
-start = float(sys.argv[1])
-while time.time() < start:
-    pass
+out, name = sys.argv[1], sys.argv[2]
 try:
-    with write_shard({str(out)!r}, stage="gt", dataset="d", video="001", n_frames=20, source_sha256="0",
-                     params={{"writer": sys.argv[2]}}) as shard:
-        ds = shard.create_frames("maps", (20, 64, 64), np.uint16)
-        for t in range(20):
-            ds[t] = t
-            time.sleep(0.02)
-        shard.create_frames("fixations", (20, 64, 64), np.uint8)
+    with write_shard(out, stage="gt", dataset="d", video="001", n_frames=4, source_sha256="0",
+                     params={"writer": name}) as shard:
+        shard.create_frames("maps", (4, 16, 16), np.uint16)[...] = 1
+        shard.create_frames("fixations", (4, 16, 16), np.uint8)
         shard.put("fixation_points", np.zeros((1, 3), np.int32))
+        print("writing", flush=True)  # past the start check, holding its temporary
+        sys.stdin.readline()  # until the test says finish
 except SalprepError as exc:
-    print(exc.one_line())
+    print(exc.one_line(), flush=True)
     sys.exit(2)
+print("done", flush=True)
 """
-    start = time.time() + 3
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(start), name], stdout=subprocess.PIPE, text=True)
-             for name in ("a", "b")]
-    results = [(p.wait(timeout=120), p.stdout.read().strip()) for p in procs]
-    assert sorted(code for code, _ in results) == [0, 2], results
-    assert "another process is writing this file now" in [msg for code, msg in results if code == 2][0]
+
+
+def _writer(out: Path, name: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(out), name], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen) -> tuple[int, str]:
+    out, _ = proc.communicate("go\n", timeout=120)
+    return proc.returncode, out.strip()
+
+
+def test_a_second_writer_while_the_first_writes_fails_and_the_first_finishes(tmp_path):
+    """Two real writers of one shard, the second started while the first holds its temporary
+    (it said so on a pipe): the second fails at once with one line, the first completes."""
+    out = tmp_path / "gt" / "001.h5"
+    first = _writer(out, "a")
+    try:
+        assert first.stdout.readline().strip() == "writing"
+        code, said = _finish(_writer(out, "b"))
+        assert code == 2 and "another process is writing this file now" in said, said
+        assert not out.exists()
+        assert _finish(first) == (0, "done")
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
     assert sorted(p.name for p in out.parent.iterdir()) == ["001.h5"]
-    winner = "ab"[[code for code, _ in results].index(0)]
     with h5py.File(out, "r") as h5:
-        assert json.loads(h5.attrs["params"]) == {"writer": winner}
+        assert json.loads(h5.attrs["params"]) == {"writer": "a"}
+
+
+def test_of_two_writers_that_passed_the_start_check_only_the_earlier_renames(tmp_path):
+    """Two writers that start at the same instant both pass the start check; the check before
+    the rename lets only the one whose temporary sorts first complete. Made certain here: the
+    writer ``b`` is past its start check (it said so) when a live writer with an earlier-sorting
+    temporary appears (a held flock, as a writer that started a moment earlier has)."""
+    out = tmp_path / "gt" / "001.h5"
+    earlier = temp_name(out)
+    earlier = earlier.with_name(".001." + "0" * (len(earlier.name) - len(".001..tmp.h5")) + ".tmp.h5")  # sorts first
+    late = _writer(out, "b")
+    holder = None
+    try:
+        assert late.stdout.readline().strip() == "writing"
+        holder = _hold(earlier)
+        code, said = _finish(late)
+        assert code == 2 and f"another process is writing this file now (its temporary {earlier.name})" in said, said
+        assert not out.exists()
+        assert sorted(p.name for p in out.parent.iterdir()) == [earlier.name]  # b removed its own
+    finally:
+        for proc in (late, holder):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def test_features_from_a_damaged_flow_shard_is_one_line(tmp_path, capsys):
