@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 
-from tqdm import tqdm
-
 
 def disabled(enabled: bool = True) -> bool | None:
     """tqdm's ``disable`` for a bar: True off, False on, None = on only on a terminal."""
@@ -21,7 +19,11 @@ def disabled(enabled: bool = True) -> bool | None:
     return None
 
 
-def progress(iterable=None, *, enabled: bool = True, **kwargs) -> tqdm:
+def progress(iterable=None, *, enabled: bool = True, **kwargs):
+    """A tqdm bar over ``iterable`` (tqdm is imported here: modules that only mention a bar
+    import without it)."""
+    from tqdm import tqdm
+
     return tqdm(iterable, disable=disabled(enabled), dynamic_ncols=True, **kwargs)
 
 

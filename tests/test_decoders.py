@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from tolerance import float_bound
 
 from salprep.errors import SalprepError
 from salprep.models.lsts import LSTSDecoder, lsts_frame_features
@@ -89,7 +90,9 @@ def test_lsts_logits_and_eval(lsts1024):
         with torch.no_grad():
             maps = model(x)
             logits = model(x, return_logits=True)
-        torch.testing.assert_close(torch.sigmoid(logits), maps)
+        # forward applies torch.sigmoid to the same logits (same input, same kernels, this
+        # process): the same bits
+        assert torch.equal(torch.sigmoid(logits), maps)
     finally:
         model.train()
 
@@ -205,9 +208,16 @@ def test_salbce_extra_filters_are_rgb_mean(in_channels, coordconv):
     weight = SalBCE(in_channels, coordconv=coordconv, width=SMALL).first_conv.weight.detach()
     mean = weight[:, :3].mean(dim=1)
     assert weight.shape[1] == in_channels + 2 * coordconv
+    atol = _mean3_bound(weight[:, :3])
     for k in range(3, weight.shape[1]):
-        torch.testing.assert_close(weight[:, k], mean, rtol=0, atol=1e-7)
+        torch.testing.assert_close(weight[:, k], mean, rtol=0, atol=atol)
     assert not torch.allclose(weight[:, 0], weight[:, 1])  # RGB filters stay as initialised
+
+
+def _mean3_bound(rgb: torch.Tensor) -> float:
+    """Two float32 evaluations of the mean of the 3 RGB filters (possibly summed in another order
+    on another memory layout): a sum of 3 terms and a division, on values <= max |w|."""
+    return 2 * float_bound(torch.float32, float(rgb.abs().max()), 3, 2)
 
 
 def test_init_extra_channels_function():
@@ -218,7 +228,7 @@ def test_init_extra_channels_function():
     torch.testing.assert_close(conv.weight[:, :3], rgb, rtol=0, atol=0)
     torch.testing.assert_close(conv.bias, bias, rtol=0, atol=0)
     for k in range(3, 6):
-        torch.testing.assert_close(conv.weight[:, k], rgb.mean(dim=1), rtol=0, atol=1e-7)
+        torch.testing.assert_close(conv.weight[:, k], rgb.mean(dim=1), rtol=0, atol=_mean3_bound(rgb))
     with pytest.raises(ValueError):
         init_extra_channels(torch.nn.Conv2d(2, 4, 3))
 
@@ -238,17 +248,19 @@ def test_salbce_input_preparation_and_coordconv():
     assert got.shape == (2, 6, 32, 48)
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    torch.testing.assert_close(got[:, :3], (x[:, :3] - mean) / std)
+    # Exact below: the same float32 operations on the same values (subtract and divide, linspace),
+    # each correctly rounded, in this process.
+    assert torch.equal(got[:, :3], (x[:, :3] - mean) / std)
     torch.testing.assert_close(got[:, 3], x[:, 3], rtol=0, atol=0)  # depth used as given
     xs, ys = got[:, 4], got[:, 5]
     assert float(xs.min()) == -1.0 and float(xs.max()) == 1.0
     assert float(ys.min()) == -1.0 and float(ys.max()) == 1.0
-    torch.testing.assert_close(xs, torch.linspace(-1, 1, 48).expand(2, 32, 48))  # x varies along W
-    torch.testing.assert_close(ys, torch.linspace(-1, 1, 32).view(32, 1).expand(2, 32, 48))  # y along H
-    torch.testing.assert_close(coord_channels(2, 32, 48), got[:, 4:])
+    assert torch.equal(xs, torch.linspace(-1, 1, 48).expand(2, 32, 48))  # x varies along W
+    assert torch.equal(ys, torch.linspace(-1, 1, 32).view(32, 1).expand(2, 32, 48))  # y along H
+    assert torch.equal(coord_channels(2, 32, 48), got[:, 4:])
     # no CoordConv: just RGB normalised and the extra channels
     plain = SalBCE(4, width=SMALL)
-    torch.testing.assert_close(plain.prepare_input(x), got[:, :4])
+    assert torch.equal(plain.prepare_input(x), got[:, :4])
     assert "mean" not in plain.state_dict() and "std" not in plain.state_dict()
 
 
@@ -325,7 +337,7 @@ def test_load_vgg16_features_from_file(vgg_full, tv_vgg16_state, tmp_path):
         if key == "0.weight":
             torch.testing.assert_close(ours[key][:, :3], expect, rtol=0, atol=0)
             for k in range(3, 6):  # depth and x, y: the RGB mean of the loaded filters
-                torch.testing.assert_close(ours[key][:, k], expect.mean(dim=1), rtol=0, atol=1e-7)
+                torch.testing.assert_close(ours[key][:, k], expect.mean(dim=1), rtol=0, atol=_mean3_bound(expect))
         else:
             torch.testing.assert_close(ours[key], expect, rtol=0, atol=0)
     for key, value in vgg_full.decoder.state_dict().items():
@@ -371,18 +383,34 @@ def test_bce_loss_manual():
     manual = -(t * torch.log(p) + (1 - t) * torch.log(1 - p)).mean()
     loss = bce_loss(pred, target)
     assert loss.ndim == 0 and loss.dtype == torch.float32
-    torch.testing.assert_close(loss, manual)
-    torch.testing.assert_close(bce_loss(pred, target, pool=1), F.binary_cross_entropy(pred, target))
+    torch.testing.assert_close(loss, manual, rtol=0, atol=_bce_bound(pred, 4))
+    torch.testing.assert_close(bce_loss(pred, target, pool=1), F.binary_cross_entropy(pred, target),
+                               rtol=0, atol=_bce_bound(pred, 1))
     torch.testing.assert_close(bce_loss(pred, target, pool=2), F.binary_cross_entropy(
-        F.avg_pool2d(pred, 2), F.avg_pool2d(target, 2)))
+        F.avg_pool2d(pred, 2), F.avg_pool2d(target, 2)), rtol=0, atol=_bce_bound(pred, 2))
     # saturated predictions: finite thanks to the clamp
     extreme = bce_loss(torch.zeros(1, 1, 4, 4), torch.ones(1, 1, 4, 4))
     assert bool(torch.isfinite(extreme)) and float(extreme) > 10
-    assert float(bce_loss(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 4, 4))) < 1e-5
+    # p clamped to 1 - eps (eps = 1e-7; 1 - eps rounded to float32, off by <= eps32 / 2): the
+    # loss is -log(1 - eps) ~ eps, plus the roundings of 1 - eps and of the log
+    assert float(bce_loss(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 4, 4))) <= 1e-7 + float_bound(torch.float32, 1.0, 1, 2)
     with pytest.raises(ValueError, match="one shape"):
         bce_loss(pred, target[:, :, :4])
     with pytest.raises(ValueError, match="pool"):
         bce_loss(pred, target, pool=5)
+
+
+def _bce_bound(pred: torch.Tensor, pool: int) -> float:
+    """Two float32 evaluations of the pooled BCE (avg_pool2d vs a view-mean, log1p(-p) vs
+    log(1 - p), another summation order): a pooled value (pool^2 terms <= 1) and 1 - p are off
+    by float_bound(float32, 1, pool^2, 2), which d log(p) = dp / p amplifies by at most
+    amp = max(1 / p, 1 / (1 - p)) (two logs per term); the target's pooled value multiplies logs
+    <= L = log(amp); products, sums and the mean over the n terms (<= 2 L) round too."""
+    p = F.avg_pool2d(pred, pool) if pool > 1 else pred
+    amp = float(torch.maximum(1 / p, 1 / (1 - p)).max())
+    log_scale = np.log(amp)
+    pooled = float_bound(torch.float32, 1.0, pool * pool, 2)
+    return 2 * pooled * amp + pooled * log_scale + float_bound(torch.float32, 2 * log_scale, p.numel(), 4)
 
 
 def test_salbce_training_steps_reduce_loss():

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.io
 from PIL import Image
+from tolerance import float_bound
 
 from salprep import demo
 from salprep import gt as gtlib
@@ -133,7 +134,7 @@ def test_decoded_frames_equal_gt_files(small_demo):
     for vid in ds.videos():
         info = probe_video(ds.video_path(vid))
         assert (info.width, info.height, info.codec) == (*SIZE, "mjpeg")
-        assert info.fps == pytest.approx(30.0)
+        assert info.fps == pytest.approx(30.0, rel=float_bound(np.float64, 1.0, 1, 1))  # num / den, one division
         cap = cv2.VideoCapture(str(ds.video_path(vid)))
         n_cv = 0
         while cap.read()[0]:
@@ -163,6 +164,8 @@ def test_maps_round_trip(small_demo):
 
 
 def test_deterministic_by_seed(small_demo, tmp_path):
+    """Same seed, same files byte for byte -- claimed on one machine (both runs here): the maps
+    go through float64 Gaussian sums whose last bits may differ elsewhere."""
     root, _ = small_demo
     small = dict(train=1, val=1, test=0, frames=FRAMES, size=SIZE)
     again = tmp_path / "again"

@@ -9,6 +9,7 @@ from scipy import ndimage
 from salprep.checkpoints import mark_random_init
 from salprep.cli import main
 from salprep.flow.spynet import save_random_spynet
+from salprep.flow.tvl1 import DEFAULT_PARAMS
 from salprep.store import verify_shard
 from salprep.video import write_video
 
@@ -55,9 +56,14 @@ def test_tvl1_opencv_backend_agrees(moving_video, tmp_path):
     common = ["flow", "--method", "tvl1", "--video", str(moving_video), "--size", "56x56", "--out-size", "112x112"]
     assert main(common + ["--out", str(a)]) == 0
     assert main(common + ["--out", str(b), "--backend", "opencv"]) == 0
-    fa, _ = _flow_px(a)
+    fa, attrs = _flow_px(a)
     fb, _ = _flow_px(b)
-    assert np.abs(fa[:, :, 20:-20, 20:-20] - fb[:, :, 20:-20, 20:-20]).mean() < 0.3
+    # Two TV-L1 runs, each within rms epsilon of where exact arithmetic stops (test_flow_tvl1):
+    # rms 2 epsilon over the 56x56 level, sqrt(56^2 / 36^2) more on its 36x36 interior, x2 px at
+    # 112; then each stored code rounded by half a quantisation step (bound / 127 px).
+    epsilon = DEFAULT_PARAMS["epsilon"]
+    bound = 2 * (2 * epsilon * 56 / 36) + attrs["bound"] / 127
+    assert np.abs(fa[:, :, 20:-20, 20:-20] - fb[:, :, 20:-20, 20:-20]).mean() <= bound
 
 
 def test_spynet_shard_every_nth_frame(moving_video, tmp_path):
