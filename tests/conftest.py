@@ -63,3 +63,45 @@ def no_tf32(monkeypatch):
 
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
     monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+
+
+#: files that share the session's tiny demo build (:func:`tiny_demo_build`) run in one process
+TINY_DEMO_GROUP = "tiny_demo"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs pytest-xdist with ``--dist loadgroup``: every test file is one group (its
+    module fixtures are built once, in one process), unless the file names a group of its own
+    (``pytestmark = pytest.mark.xdist_group(...)``), as the files sharing a session build do."""
+    for item in items:
+        if not any(True for _ in item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+@pytest.fixture(scope="session")
+def tiny_demo_build(tmp_path_factory) -> Path:
+    """The tiny demo DAG (test_workflow.TINY), results/center_bias and every stage's shards, built
+    once per test process for the files of :data:`TINY_DEMO_GROUP`; returns the folder holding
+    ``run/`` (the workdir) and ``tiny.yaml``. Read-only: a test that changes files works on
+    :func:`copy_build`'s copy."""
+    from test_workflow import TINY, planned_jobs, snakemake
+
+    base = tmp_path_factory.mktemp("tiny_demo")
+    (base / "tiny.yaml").write_text(TINY)
+    workdir = base / "run"
+    assert planned_jobs(workdir, "results/center_bias", "shards") == {
+        "demo_data": 1, "demo_weights": 1, "annotation_digest": 6, "gt": 6, "flow_tvl1": 7, "flow_spynet": 7,
+        "depth": 7, "i3d_rgb": 7, "i3d_flow": 7, "frames": 7, "train": 1, "evaluate": 1, "shards": 1}
+    proc = snakemake(workdir, "results/center_bias", "shards")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return base
+
+
+def copy_build(build: Path, dst: Path) -> Path:
+    """A copy of a built project folder (data, store, results, Snakemake's metadata, configs) with
+    every mtime kept, so Snakemake plans nothing new in it; returns the copy's workdir."""
+    import shutil
+
+    shutil.copytree(build, dst, symlinks=True)
+    return dst / "run"

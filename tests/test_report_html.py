@@ -16,6 +16,7 @@ from salprep.cli import main
 from salprep.store import write_shard
 from salprep.visualise import (DPI, FOOT_PX, GAP_PX, PANEL_PX, TITLE_PX, figure_size, flow_images, panel_height,
                                pick_entries, render_shard, result_labels)
+from conftest import TINY_DEMO_GROUP, copy_build
 from test_workflow import TINY, planned_jobs, snakemake
 
 H, W = 30, 40  # the synthetic shards' frame size
@@ -156,17 +157,22 @@ def test_result_labels_show_the_report_splits_metrics(tmp_path):
 REPORT_FIGURES = ("601_flow_tvl1.png", "601_flow_spynet.png", "601_depth.png")
 
 
+pytestmark = pytest.mark.xdist_group(TINY_DEMO_GROUP)
+
+
 @pytest.fixture(scope="module")
-def report_run(tmp_path_factory):
-    """The tiny demo DAG for results/center_bias and the figures, then `snakemake --report`."""
+def report_run(tiny_demo_build, tmp_path_factory):
+    """The tiny demo DAG for results/center_bias and the figures, then `snakemake --report` (on a
+    copy of the session's build, which holds every shard the figures read)."""
     base = tmp_path_factory.mktemp("report")
     (base / "tiny.yaml").write_text(TINY)
-    workdir = base / "run"
-    plan = planned_jobs(workdir, "results/center_bias", "figures")
+    plan = planned_jobs(base / "fresh", "results/center_bias", "figures")
     # the figures need only the first val video's flow and depth shards, no I3D
     assert {k: plan.get(k) for k in ("flow_tvl1", "flow_spynet", "depth", "visualise", "figures", "evaluate")} == {
         "flow_tvl1": 1, "flow_spynet": 1, "depth": 1, "visualise": 3, "figures": 1, "evaluate": 1}
     assert "i3d_rgb" not in plan and "i3d_flow" not in plan and "frames" not in plan
+    workdir = copy_build(tiny_demo_build, base / "built")
+    assert planned_jobs(workdir, "results/center_bias", "figures") == {"visualise": 3, "figures": 1}
     proc = snakemake(workdir, "results/center_bias", "figures")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     proc = snakemake(workdir, "--report", "report.html", "results/center_bias", "figures")

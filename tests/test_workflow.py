@@ -11,6 +11,8 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import TINY_DEMO_GROUP, copy_build
+
 from salprep.cli import main
 from salprep.video import iter_frames, write_video
 
@@ -45,17 +47,13 @@ def planned_jobs(workdir: Path, *targets: str, configs=("tiny.yaml",)) -> dict[s
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
 
 
+pytestmark = pytest.mark.xdist_group(TINY_DEMO_GROUP)
+
+
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    base = tmp_path_factory.mktemp("wf")
-    (base / "tiny.yaml").write_text(TINY)
-    workdir = base / "run"
-    assert planned_jobs(workdir, "results/center_bias", "shards") == {
-        "demo_data": 1, "demo_weights": 1, "annotation_digest": 6, "gt": 6, "flow_tvl1": 7, "flow_spynet": 7,
-        "depth": 7, "i3d_rgb": 7, "i3d_flow": 7, "frames": 7, "train": 1, "evaluate": 1, "shards": 1}
-    proc = snakemake(workdir, "results/center_bias", "shards")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return workdir
+def demo_run(tiny_demo_build, tmp_path_factory):
+    """This file's copy of the session's tiny demo build (its tests change it)."""
+    return copy_build(tiny_demo_build, tmp_path_factory.mktemp("wf") / "base")
 
 
 def test_demo_dag_builds_center_bias_results(demo_run):
