@@ -4,8 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 TARGET ?= results/center_bias results/lsts_flow
-# test processes (pytest-xdist); each test file stays in one process, and the files sharing a
-# session build (tests/conftest.py: tiny_demo_build) share one (--dist loadgroup)
+# test processes (pytest-xdist); each test file stays in one process (--dist loadfile): its module
+# fixtures, and the session build tests/conftest.py shares between them, are built once
 TEST_WORKERS ?= 2
 
 .PHONY: install demo test clean-demo
@@ -23,7 +23,7 @@ demo: install
 	@echo "results/lsts_flow/metrics.json:" && cat results/lsts_flow/metrics.json
 
 test: install
-	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup; rc=$$?; \
+	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 clean-demo:

@@ -1,10 +1,8 @@
-"""The HTML report: `salprep visualise` figures of flow / depth shards, and `snakemake --report`
-on the tiny demo DAG (models' metrics, overlays, the figures, the workflow description)."""
+"""The HTML report's figures: `salprep visualise` of flow / depth shards, and the labels of
+results (`snakemake --report` on the tiny demo DAG is tested in test_workflow.py, which shares
+its build)."""
 
 import json
-import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +14,6 @@ from salprep.cli import main
 from salprep.store import write_shard
 from salprep.visualise import (DPI, FOOT_PX, GAP_PX, PANEL_PX, TITLE_PX, figure_size, flow_images, panel_height,
                                pick_entries, render_shard, result_labels)
-from conftest import TINY_DEMO_GROUP, copy_build
-from test_workflow import TINY, planned_jobs, snakemake
 
 H, W = 30, 40  # the synthetic shards' frame size
 
@@ -150,111 +146,3 @@ def test_result_labels_show_the_report_splits_metrics(tmp_path):
     assert result_labels(tmp_path, "overlays", "val") == {"result": "overlays (val)"}
     assert result_labels(tmp_path, "loss") == {"result": "training loss"}
     assert result_labels(tmp_path / "nowhere", "metrics")["NSS"] == "–"
-
-
-# --- snakemake --report on the tiny demo DAG -------------------------------------------------
-
-REPORT_FIGURES = ("601_flow_tvl1.png", "601_flow_spynet.png", "601_depth.png")
-
-
-pytestmark = pytest.mark.xdist_group(TINY_DEMO_GROUP)
-
-
-@pytest.fixture(scope="module")
-def report_run(tiny_demo_build, tmp_path_factory):
-    """The tiny demo DAG for results/center_bias and the figures, then `snakemake --report` (on a
-    copy of the session's build, which holds every shard the figures read)."""
-    base = tmp_path_factory.mktemp("report")
-    (base / "tiny.yaml").write_text(TINY)
-    plan = planned_jobs(base / "fresh", "results/center_bias", "figures")
-    # the figures need only the first val video's flow and depth shards, no I3D
-    assert {k: plan.get(k) for k in ("flow_tvl1", "flow_spynet", "depth", "visualise", "figures", "evaluate")} == {
-        "flow_tvl1": 1, "flow_spynet": 1, "depth": 1, "visualise": 3, "figures": 1, "evaluate": 1}
-    assert "i3d_rgb" not in plan and "i3d_flow" not in plan and "frames" not in plan
-    workdir = copy_build(tiny_demo_build, base / "built")
-    assert planned_jobs(workdir, "results/center_bias", "figures") == {"visualise": 3, "figures": 1}
-    proc = snakemake(workdir, "results/center_bias", "figures")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    proc = snakemake(workdir, "--report", "report.html", "results/center_bias", "figures")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return workdir
-
-
-def _embedded(html: str, name: str) -> dict:
-    """A table the report embeds as one line of JSON: ``results`` (path -> name, labels, caption,
-    mime type, data URI) or ``categories`` (category -> subcategory -> paths)."""
-    match = re.search(rf"^\s*var {name} = (\{{.*\}});$", html, re.M)
-    assert match, f"no {name} table in the report"
-    return json.loads(match.group(1))
-
-
-def test_report_html_has_the_models_metrics_overlays_and_the_figures(report_run):
-    report = report_run / "report.html"
-    assert report.stat().st_size > 100_000
-    html = report.read_text()
-    results = _embedded(html, "results")
-    by_name = {entry["name"]: (path, entry) for path, entry in results.items()}
-    # the model: metrics.json with its val scores as labels, overlays, score histograms, prior, CSV
-    metrics = json.loads((report_run / "results" / "center_bias" / "metrics.json").read_text())["val"]
-    path, entry = by_name["metrics.json"]
-    assert path == "results/center_bias/metrics.json"
-    assert entry["labels"]["result"] == "metrics (val)"
-    assert entry["labels"]["NSS"] == f"{metrics['nss']:.3f}" and entry["labels"]["CC"] == f"{metrics['cc']:.3f}"
-    assert entry["labels"]["frames"] == "24"
-    assert "DHF1K protocol" in entry["caption"] and "center_bias" in entry["caption"]
-    for name in ("overlays_val.png", "scores_val.png", "prior.png"):
-        path, entry = by_name[name]
-        assert path == f"results/center_bias/{name}" and entry["mime_type"] == "image/png"
-        assert entry["data_uri"].startswith("data:image/png")  # self-contained
-    assert "fixations" in by_name["overlays_val.png"][1]["caption"]
-    assert by_name["per_video.csv"][1]["labels"] == {"result": "per-video scores (CSV)"}
-    # the flow and depth figures of the first val video
-    for name in REPORT_FIGURES:
-        path, entry = by_name[name]
-        assert path == f"results/figures/{name}" and entry["data_uri"].startswith("data:image/png")
-        assert entry["labels"] == {"stage": name[4:-4], "video": "601"}
-    assert "colour wheel" in by_name["601_flow_tvl1.png"][1]["caption"]
-    assert "monodepth2 disparity" in by_name["601_depth.png"][1]["caption"]
-    # categories: Models / center_bias, Flow and depth; and the workflow description
-    categories = _embedded(html, "categories")
-    assert sorted(categories["Models"]["center_bias"]) == sorted(
-        f"results/center_bias/{n}" for n in ("metrics.json", "provenance.json", "per_video.csv", "prior.png",
-                                             "scores_val.png", "overlays_val.png"))
-    assert sorted(p for sub in categories["Flow and depth"].values() for p in sub) == sorted(
-        f"results/figures/{n}" for n in REPORT_FIGURES)
-    assert "preprocesses an eye-tracking video dataset" in html
-    # nothing reruns: the report markers change no job
-    assert planned_jobs(report_run, "results/center_bias", "figures") == {}
-
-
-def test_figures_are_part_of_all_but_not_of_the_make_demo_targets(report_run):
-    assert "visualise" not in planned_jobs(report_run, "results/center_bias", "results/lsts_flow")
-    assert planned_jobs(report_run, "figures") == {}
-    fresh = report_run.parent / "fresh"
-    plan = planned_jobs(fresh, "all")
-    assert plan["visualise"] == 3 and plan["all"] == 1  # `all` takes the figures rule's files
-
-
-@pytest.mark.skipif(shutil.which("chromium") is None,
-                    reason="headless Chromium not installed (Debian package `chromium`); the report is "
-                           "drawn by JavaScript, so only a browser shows what a reader sees")
-def test_report_renders_in_headless_chromium(report_run, tmp_path):
-    """The report's JavaScript runs and draws the model's listing: its metrics as a table row."""
-    html = (report_run / "report.html").read_text()
-    head, body_end, tail = html.rpartition("</body>")  # (the embedded libraries hold "</body>" too)
-    script = "<script>setTimeout(function(){app.showCategory('Models');}, 300);</script>"
-    page = tmp_path / "models.html"
-    page.write_text(head + script + body_end + tail)
-    browser = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000"]
-    dom = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    metrics = json.loads((report_run / "results" / "center_bias" / "metrics.json").read_text())["val"]
-    cells = re.findall(r"<td[^>]*>([^<]*)</td>", dom.stdout.split("metrics (val)</td>", 1)[1])[:7]
-    assert cells == [f"{metrics[m]:.3f}" for m in ("auc_judd", "auc_shuffled", "nss", "cc", "sim", "kld")] + ["24"]
-    shot = tmp_path / "models.png"
-    proc = subprocess.run([*browser, f"--screenshot={shot}", "--window-size=1400,1000", page.as_uri()],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
-    img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
-    assert img.shape[:2] == (1000, 1400)
-    assert img[200:800, 20:400].mean() < 140 and img.std() > 20  # the dark listing panel: not a blank page

@@ -8,12 +8,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_workflow import BIN, EVERY_VIDEO, REPO, TINY
+from test_workflow import BIN, REPO, TINY
 
 from salprep.cli import main
 
 CACHED = ("gt", "flow_tvl1")
-TARGETS = ["results/center_bias", *(f"store/demo/flow_tvl1/{name}" for name in EVERY_VIDEO)]
+#: two training videos, one validation and the test video: every kind of job, few of each
+SPLITS = "datasets: {demo: {splits: {train: '1-2', val: '601'}}}\n"
+VIDEOS = ["001.h5", "002.h5", "601.h5", "701.h5"]
+TARGETS = ["results/center_bias", *(f"store/demo/flow_tvl1/{name}" for name in VIDEOS)]
 
 
 def clone(dst: Path) -> Path:
@@ -36,7 +39,7 @@ def run(project: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def two_clones(tmp_path_factory):
     base = tmp_path_factory.mktemp("cache")
-    (base / "tiny.yaml").write_text(TINY)
+    (base / "tiny.yaml").write_text(TINY + SPLITS)
     cache = base / "shared-cache"
     cache.mkdir()
     a, b = clone(base / "alice"), clone(base / "bob")
@@ -48,7 +51,7 @@ def two_clones(tmp_path_factory):
 def test_second_clone_computes_no_cached_stage_job(two_clones):
     a, b, cache = two_clones
     n_cached = len(list(cache.glob("*.h5")))
-    assert n_cached == 6 + 7  # GT of the annotated videos, TV-L1 of every video
+    assert n_cached == 3 + 4  # GT of the annotated videos, TV-L1 of every video
     proc = run(b, cache)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout + proc.stderr
@@ -78,11 +81,11 @@ def test_cached_shards_and_the_cache_folder_verify(two_clones, monkeypatch):
 def test_a_lost_cache_entry_is_reported_and_recomputed(two_clones, monkeypatch, capsys):
     """Runs last: deletes one cache entry behind Bob's symlink."""
     a, b, cache = two_clones
-    link = b / "store" / "demo" / "flow_tvl1" / "003.h5"
+    link = b / "store" / "demo" / "flow_tvl1" / "002.h5"
     link.resolve().unlink()
     monkeypatch.chdir(b)
     assert main(["verify", "-q", "store/demo/flow_tvl1"]) == 1
-    assert "store/demo/flow_tvl1/003.h5: dangling symlink to " in capsys.readouterr().out
+    assert "store/demo/flow_tvl1/002.h5: dangling symlink to " in capsys.readouterr().out
     proc = run(b, cache)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert link.resolve().exists() and (b / "logs" / "demo" / "flow_tvl1" / "003.log").stat().st_size > 0
+    assert link.resolve().exists() and (b / "logs" / "demo" / "flow_tvl1" / "002.log").stat().st_size > 0
