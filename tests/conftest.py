@@ -63,3 +63,20 @@ def no_tf32(monkeypatch):
 
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
     monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+
+
+#: the files that take longest, started first so that the processes finish together (pytest-xdist
+#: hands out whole files in collection order, --dist loadfile); the SLURM test mostly waits for
+#: the scheduler, so it overlaps the others' computing
+LONGEST_FIRST = ("test_workflow.py", "test_workflow_layouts.py", "test_profiles.py", "test_train.py",
+                 "test_workflow_own_dataset.py", "test_bare_command.py", "test_shared_cache.py", "test_stages.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Collection order, except the files of :data:`LONGEST_FIRST` first (in that order); the
+    order of tests inside a file is kept."""
+    def rank(item) -> int:
+        name = item.nodeid.split("::")[0].rsplit("/", 1)[-1]
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items[:] = sorted(items, key=rank)  # stable: file and test order kept within a rank
