@@ -4,8 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 TARGET ?= results/center_bias results/lsts_flow
-# test processes (pytest-xdist); each test file stays in one process (--dist loadfile): its module
-# fixtures, and the session build tests/conftest.py shares between them, are built once
+# test processes (pytest-xdist); each test file stays in one process (--dist loadfile), so its
+# module fixtures are built once; tests/conftest.py hands out the longest files first
 TEST_WORKERS ?= 2
 
 .PHONY: install demo test clean-demo

@@ -378,9 +378,10 @@ def blob_maps(b: int, h: int, w: int, seed: int) -> torch.Tensor:
 
 
 def to_rgb_tensor(frames: np.ndarray, device) -> torch.Tensor:
-    """(B, H, W, 3) uint8 -> (B, 3, H, W) float32 in [0, 1] on ``device`` (the stages' conversion,
-    ``salprep.stages.flow_spynet.rgb_to_tensor``, whose module imports PyAV and h5py)."""
-    return torch.from_numpy(frames).to(device).permute(0, 3, 1, 2).float().div_(255)
+    """The stages' conversion of sampled RGB frames (numpy and torch only)."""
+    from salprep.stages.samplers import rgb_to_tensor
+
+    return rgb_to_tensor(frames, device)
 
 
 # ------------------------------------------------------------------------------------------------

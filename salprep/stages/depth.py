@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from salprep.errors import SalprepError
-from salprep.stages.flow_spynet import rgb_to_tensor
 from salprep.stages.runner import StageRun, run_stage, video_facts
-from salprep.stages.samplers import EveryNth
+from salprep.stages.samplers import EveryNth, rgb_to_tensor
 from salprep.video import iter_frames
 
 

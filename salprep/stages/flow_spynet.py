@@ -13,15 +13,8 @@ import numpy as np
 
 from salprep.errors import SalprepError
 from salprep.stages.runner import StageRun, parse_size, run_stage, video_facts
-from salprep.stages.samplers import Pairs
+from salprep.stages.samplers import Pairs, rgb_to_tensor
 from salprep.video import iter_frames
-
-
-def rgb_to_tensor(frames: np.ndarray, device):
-    """(B, H, W, 3) uint8 RGB -> (B, 3, H, W) float32 tensor in [0, 1] on ``device``."""
-    import torch
-
-    return torch.from_numpy(frames).to(device).permute(0, 3, 1, 2).float().div_(255)
 
 
 def build_flow_spynet(video, out, checkpoint, *, dataset_name: str, video_id: str | None = None,

@@ -243,3 +243,11 @@ def _repeat_first(frames: Iterable[np.ndarray], extra: int) -> Iterator[np.ndarr
 def counted(frames: Iterable[np.ndarray]) -> _Counter:
     """The frame stream, counting consumed frames in ``.count``."""
     return _Counter(frames)
+
+
+def rgb_to_tensor(frames: np.ndarray, device):
+    """A batch of sampled RGB frames for a network: (B, H, W, 3) uint8 -> (B, 3, H, W) float32 in
+    [0, 1] on ``device`` (SpyNet and monodepth2 stages; numpy and torch only)."""
+    import torch
+
+    return torch.from_numpy(frames).to(device).permute(0, 3, 1, 2).float().div_(255)
