@@ -3,12 +3,12 @@ between-workflow cache (`cache: "omit-software"` on every per-video stage rule).
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from test_workflow import BIN, REPO, TINY
+from test_bare_command import clone
+from test_workflow import BIN, TINY
 
 from salprep.cli import main
 
@@ -17,15 +17,6 @@ CACHED = ("gt", "flow_tvl1")
 SPLITS = "datasets: {demo: {splits: {train: '1-2', val: '601'}}}\n"
 VIDEOS = ["001.h5", "002.h5", "601.h5", "701.h5"]
 TARGETS = ["results/center_bias", *(f"store/demo/flow_tvl1/{name}" for name in VIDEOS)]
-
-
-def clone(dst: Path) -> Path:
-    """The project's workflow files (what `git clone` gives; data and results are per clone)."""
-    dst.mkdir(parents=True)
-    shutil.copy(REPO / "Snakefile", dst / "Snakefile")
-    for folder in ("workflow", "config", "envs", "profiles"):
-        shutil.copytree(REPO / folder, dst / folder)
-    return dst
 
 
 def run(project: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
