@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 CORES ?= 2
 TARGET ?= results/center_bias results/lsts_flow
 # test processes (pytest-xdist); each test file stays in one process (--dist loadfile), so its
-# module fixtures are built once; tests/conftest.py hands out the longest files first
-TEST_WORKERS ?= 2
+# module fixtures are built once; tests/conftest.py hands out the longest files first. One more
+# than 2 cores: the SLURM test mostly waits for status polls, and a third process fills that time
+# (9:52 -> 9:05 on 2 cores)
+TEST_WORKERS ?= 3
 
 .PHONY: install demo test clean-demo
 

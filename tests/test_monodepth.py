@@ -522,3 +522,21 @@ def test_cuda_matches_original_code(files, no_tf32):
     with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16):
         half = nets[(192, 640)](_image(3, 360, 640).cuda())
     assert half.shape == (1, 1, 360, 640) and torch.isfinite(half).all()
+
+
+def test_encoder_shapes_are_torchvision_resnet18_in_order():
+    """The random encoder file's keys and shapes (spelled out, so the demo's weights need no
+    torchvision import) are torchvision's ResNet-18 state_dict, in its order."""
+    import subprocess
+    import sys
+
+    from torchvision.models import resnet18
+
+    from salprep.models.monodepth.checkpoint import _encoder_shapes
+
+    with torch.device("meta"):
+        net = resnet18(weights=None)
+    assert list(_encoder_shapes().items()) == [(f"encoder.{k}", tuple(v.shape)) for k, v in net.state_dict().items()]
+    probe = ("import sys, tempfile; from salprep.demo.weights import write_random_checkpoints as w; "
+             "w(tempfile.mkdtemp()); print('torchvision' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "False"

@@ -90,16 +90,13 @@ def test_training_is_deterministic_and_resumable(store, tmp_path):
     one torch thread count, so the same kernels and summation orders). Across machines or thread
     counts the weights differ by float rounding; that is not tested here."""
     assert _train(store, tmp_path / "a") == 0
-    assert _train(store, tmp_path / "b") == 0
     a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
-    b = torch.load(tmp_path / "b" / "model.pt", weights_only=True)
     assert a["model"] == "lsts_flow" and a["features_weights"] == ["random-init"]
-    for key in a["state_dict"]:
-        assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
     record = json.loads((tmp_path / "a" / "train.json").read_text())
     assert len(record["history"]) == 2 * 3 and record["n_train_frames"] == 12  # 12 frames / batch 4, 2 epochs
     assert (tmp_path / "a" / "loss.png").stat().st_size > 1000
-    # one epoch, then resume for the second: the same weights as two epochs straight
+    # one epoch, then resume for the second: the same weights as two epochs straight (which a
+    # second straight run would only repeat: unequal bits here fail either claim)
     assert _train(store, tmp_path / "c", settings={**SMALL, "epochs": 1}) == 0
     assert _train(store, tmp_path / "c", extra=["--resume", str(tmp_path / "c" / "checkpoint.pt")]) == 0
     c = torch.load(tmp_path / "c" / "model.pt", weights_only=True)

@@ -27,7 +27,9 @@ stages:
   i3d_flow: {window: 8, stride: 2, pool: 1x2x2}   # pad_start: true from config/config.yaml
 """
 STAGES = ("flow_tvl1", "flow_spynet", "depth", "i3d_rgb", "i3d_flow", "frames")
-EVERY_VIDEO = ["001.h5", "002.h5", "003.h5", "004.h5", "601.h5", "602.h5", "701.h5"]  # test video too
+#: the shared build's videos (config/config.yaml's demo has four training videos; two suffice here)
+BUILD_SPLITS = "datasets: {demo: {splits: {train: '1-2', val: '601-602', test: '701'}}}\n"
+EVERY_VIDEO = ["001.h5", "002.h5", "601.h5", "602.h5", "701.h5"]  # test video too
 
 
 def snakemake(workdir: Path, *args: str, configs=("tiny.yaml",)) -> subprocess.CompletedProcess:
@@ -53,11 +55,11 @@ def tiny_demo_build(tmp_path_factory) -> Path:
     file; returns the folder holding ``run/`` (the workdir) and ``tiny.yaml``. Read-only: tests
     work on a copy (:func:`copy_build`): ``demo_run`` (changed by its tests), ``report_run``."""
     base = tmp_path_factory.mktemp("tiny_demo")
-    (base / "tiny.yaml").write_text(TINY)
+    (base / "tiny.yaml").write_text(TINY + BUILD_SPLITS)
     workdir = base / "run"
     assert planned_jobs(workdir, "results/center_bias", "shards") == {
-        "demo_data": 1, "demo_weights": 1, "annotation_digest": 6, "gt": 6, "flow_tvl1": 7, "flow_spynet": 7,
-        "depth": 7, "i3d_rgb": 7, "i3d_flow": 7, "frames": 7, "train": 1, "evaluate": 1, "shards": 1}
+        "demo_data": 1, "demo_weights": 1, "annotation_digest": 4, "gt": 4, "flow_tvl1": 5, "flow_spynet": 5,
+        "depth": 5, "i3d_rgb": 5, "i3d_flow": 5, "frames": 5, "train": 1, "evaluate": 1, "shards": 1}
     proc = snakemake(workdir, "results/center_bias", "shards")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return base
@@ -87,7 +89,7 @@ def test_demo_dag_builds_center_bias_results(demo_run):
     assert prov["config"]["dataset"] == "demo" and len(prov["shards"]) == 2
     assert main(["verify", "-q", str(demo_run / "store")]) == 0
     assert sorted(p.name for p in (demo_run / "store" / "demo" / "gt").iterdir()) == [
-        "001.h5", "002.h5", "003.h5", "004.h5", "601.h5", "602.h5"]
+        "001.h5", "002.h5", "601.h5", "602.h5"]
 
 
 def test_demo_dag_builds_every_stage(demo_run):
@@ -116,11 +118,11 @@ def test_run_settings_replan_nothing_but_a_setting_reruns_its_stage(demo_run):
         "stages: {i3d_rgb: {batch_size: 3, device: cpu}, depth: {batch_size: 1}, flow_tvl1: {batch_size: 2}}\n")
     assert planned_jobs(demo_run, "shards", configs=("tiny.yaml", "run_settings.yaml")) == {}
     (demo_run.parent / "stride.yaml").write_text("stages: {i3d_flow: {stride: 3}}\n")
-    assert planned_jobs(demo_run, "shards", configs=("tiny.yaml", "stride.yaml")) == {"i3d_flow": 7, "shards": 1}
+    assert planned_jobs(demo_run, "shards", configs=("tiny.yaml", "stride.yaml")) == {"i3d_flow": 5, "shards": 1}
     # a TV-L1 setting reruns TV-L1 and the stage that reads it (I3D flow), nothing else
     (demo_run.parent / "bound.yaml").write_text("stages: {flow_tvl1: {bound: 3.0}}\n")
     assert planned_jobs(demo_run, "results/center_bias", "shards", configs=("tiny.yaml", "bound.yaml")) == {
-        "flow_tvl1": 7, "i3d_flow": 7, "shards": 1}
+        "flow_tvl1": 5, "i3d_flow": 5, "shards": 1}
 
 
 def test_unrelated_config_replans_no_training(demo_run):
@@ -144,7 +146,7 @@ def test_touching_a_video_or_shard_without_changing_it_replans_nothing(demo_run)
     """The profile checksums inputs of any size (max-checksum-file-size): a newer mtime alone is not
     a change (Snakemake's 1 MB default would rerun the video's jobs and everything downstream)."""
     ann = demo_run / "data" / "demo" / "annotation"
-    for path in (demo_run / "data" / "demo" / "video" / "003.AVI", demo_run / "store" / "demo" / "gt" / "601.h5",
+    for path in (demo_run / "data" / "demo" / "video" / "001.AVI", demo_run / "store" / "demo" / "gt" / "601.h5",
                  demo_run / "store" / "demo" / "flow_tvl1" / "002.h5", ann / "0002" / "fixation" / "0003.png",
                  ann / "0601" / "maps" / "0001.png", ann / "0602"):
         os.utime(path)
@@ -180,7 +182,7 @@ def test_nothing_to_do_then_only_changed_video_reruns(demo_run):
     assert planned_jobs(demo_run, "shards") == {
         "gt": 1, "flow_tvl1": 1, "flow_spynet": 1, "depth": 1, "i3d_rgb": 1, "i3d_flow": 1, "frames": 1,
         "shards": 1}
-    train_video = demo_run / "data" / "demo" / "video" / "003.AVI"
+    train_video = demo_run / "data" / "demo" / "video" / "002.AVI"
     write_video(train_video, list(iter_frames(train_video)), quality=6)
     assert planned_jobs(demo_run) == {"gt": 2, "train": 1, "evaluate": 1}
 
@@ -230,16 +232,16 @@ def test_config_is_validated(tmp_path):
 
 
 def test_bad_annotation_fails_its_job_with_one_line_and_no_shard(demo_run):
-    """Runs last: breaks video 004's annotations; the job's one-line error reaches the user."""
-    assert snakemake(demo_run, "results/center_bias").returncode == 0  # catch up with earlier edits
-    (demo_run / "data" / "demo" / "annotation" / "0004" / "fixation" / "0005.png").unlink()
+    """Runs last: breaks video 002's annotations; the job's one-line error reaches the user. (The
+    target is that one shard: earlier tests' edits to other inputs are not caught up with.)"""
+    (demo_run / "data" / "demo" / "annotation" / "0002" / "fixation" / "0005.png").unlink()
     gt_dir = demo_run / "store" / "demo" / "gt"
-    (gt_dir / "004.h5").unlink()
+    (gt_dir / "002.h5").unlink()
     before = {p.name: p.stat().st_mtime_ns for p in gt_dir.iterdir()}
-    proc = snakemake(demo_run, "store/demo/gt/004.h5")
+    proc = snakemake(demo_run, "store/demo/gt/002.h5")
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
-    assert "salprep: error: data/demo/annotation/0004/fixation: fixation frames are not numbered" in out
+    assert "salprep: error: data/demo/annotation/0002/fixation: fixation frames are not numbered" in out
     assert {p.name: p.stat().st_mtime_ns for p in gt_dir.iterdir()} == before  # nothing else touched
 
 

@@ -1,6 +1,9 @@
 """The DAG end to end on each layout's own tiny fixture, written in its native layout by the
-adapter's fixture writer: GT, flow, features and a decoder (LSTS flow; SalBCE RGB on SALICON,
-whose "videos" are single images), then evaluation -- and a DHF1K-layout folder of MP4 videos."""
+adapter's fixture writer: GT, a decoder's input stages, the decoder and evaluation -- and a
+DHF1K-layout folder of MP4 videos. The frame-folder and container reading paths each go through
+TV-L1, I3D flow and LSTS flow once (Hollywood-2's folders, the MP4 folder); UCF-Sports (folders),
+LEDOV (MP4) and SALICON (single images) train SalBCE RGB on the frames stage, which reads the
+same decoded frames at a fraction of the cost."""
 
 from __future__ import annotations
 
@@ -18,9 +21,10 @@ evaluate: {scheduler: sync, workers: 1, n_splits: 10}
 models:
   lsts_flow: {epochs: 1, batch_size: 4, frames_per_video: 4}
   salbce_rgb: {width: 0.0625, epochs: 1, batch_size: 2, frames_per_video: 0}
-stages:   # the LSTS decoder takes 1024x5x5x5: I3D on 40-frame windows (Mixed_5c 5 steps) at 160 px
-  flow_tvl1: {size: 32x32, out_size: 160x160}
-  i3d_flow: {window: 40, stride: 10, pool: 5x5x5, pad_start: true}
+stages:   # the LSTS decoder takes 1024x5x5x5: the smallest I3D input giving Mixed_5c 5x5x5 unpooled
+  # (T' = ceil(T / 8), H' = ceil(H / 32)): 33-frame windows at 132 px
+  flow_tvl1: {size: 32x32, out_size: 132x132}
+  i3d_flow: {window: 33, stride: 10, pool: 5x5x5, pad_start: true}
   frames: {size: 64x48}
 """
 
@@ -63,6 +67,8 @@ def _dhf1k_mp4(root):
 
 LAYOUTS = {"ledov": _ledov, "hollywood": _frame_folders("hollywood"), "ucf": _frame_folders("ucf"),
            "salicon": _salicon, "dhf1k": _dhf1k_mp4}
+#: the layouts whose DAG runs the LSTS flow path (the others: salbce_rgb)
+MODELS = {"hollywood": "lsts_flow", "dhf1k": "lsts_flow"}
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
@@ -74,11 +80,11 @@ def test_the_dag_runs_on_each_layout(tmp_path, layout):
     (tmp_path / "own.yaml").write_text(f"dataset: own\ndatasets:\n  own:\n    layout: {layout}\n    root: {root}\n"
                                        + splits)
     configs = ("tiny.yaml", "fast.yaml", "own.yaml")
-    model = "salbce_rgb" if layout == "salicon" else "lsts_flow"
-    stages = {"frames": 1} if layout == "salicon" else {"flow_tvl1": 1, "i3d_flow": 1}
+    model = MODELS.get(layout, "salbce_rgb")
+    stages = {"frames": 1} if model == "salbce_rgb" else {"flow_tvl1": 1, "i3d_flow": 1}
     n = counts["train"] + counts["val"]
     jobs = planned_jobs(tmp_path / "run", f"results/{model}", configs=configs)
-    weights = {} if layout == "salicon" else {"demo_weights": 1}  # SalBCE RGB starts from no checkpoint here
+    weights = {} if model == "salbce_rgb" else {"demo_weights": 1}  # SalBCE RGB starts from no checkpoint here
     assert jobs == {**weights, "gt": n, **{s: k * n for s, k in stages.items()}, "train": 1, "evaluate": 1}
     proc = snakemake(tmp_path / "run", f"results/{model}", configs=configs)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

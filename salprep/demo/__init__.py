@@ -25,25 +25,21 @@ Modules: :mod:`~salprep.demo.scene` (background, objects, trajectories),
 :mod:`~salprep.demo.observers` (simulated gaze, screen mapping, raw records),
 :mod:`~salprep.demo.video` (:class:`DemoVideo`: rendering and fixation maps; :func:`make_video`),
 :mod:`~salprep.demo.writer` (:class:`DemoSpec`, :func:`write_demo`: the dataset on disk) and
-:mod:`~salprep.demo.weights` (random-init checkpoints; not imported here).
+:mod:`~salprep.demo.weights` (random-init checkpoints). The names below load on first use, so the
+workflow's ``from salprep.demo.weights import ...`` (every Snakemake start) imports neither
+the scene nor video code.
 """
 
-from __future__ import annotations
+import importlib
 
-from salprep.demo.observers import EVENT_NAMES, N_PARTICIPANTS, SAMPLES_PER_FRAME, ObserverGaze
-from salprep.demo.scene import DEFAULT_FRAMES, DEFAULT_SIZE, FPS, DemoObject
-from salprep.demo.video import DemoVideo, make_video, saliency_to_uint8
-from salprep.demo.writer import (
-    MANIFEST,
-    MARKER,
-    SPLIT_FIRST,
-    SPLIT_MAX,
-    DemoSpec,
-    parse_size,
-    write_annotation,
-    write_demo,
-    write_gaze,
-)
+_WHERE = {
+    "EVENT_NAMES": "observers", "N_PARTICIPANTS": "observers", "SAMPLES_PER_FRAME": "observers",
+    "ObserverGaze": "observers", "DEFAULT_FRAMES": "scene", "DEFAULT_SIZE": "scene", "FPS": "scene",
+    "DemoObject": "scene", "DemoVideo": "video", "make_video": "video", "saliency_to_uint8": "video",
+    "MANIFEST": "writer", "MARKER": "writer", "SPLIT_FIRST": "writer", "SPLIT_MAX": "writer",
+    "DemoSpec": "writer", "parse_size": "writer", "write_annotation": "writer", "write_demo": "writer",
+    "write_gaze": "writer",
+}
 
 __all__ = [
     "DemoObject",
@@ -57,3 +53,9 @@ __all__ = [
     "write_demo",
     "write_gaze",
 ]
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"salprep.demo.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'salprep.demo' has no attribute {name!r}")
