@@ -30,8 +30,9 @@ include: "workflow/rules/evaluate.smk"
 
 # The default target (a bare `snakemake`): rules of included files never are.
 rule all:
-    """Every registered model's results, the comparison and the report's flow and depth figures
-    (`snakemake --cores N all`)."""
+    """Every registered model's results, the comparison, the recipe record and the report's flow
+    and depth figures (`snakemake --cores N all`)."""
     input:
         rules.report.output,
+        rules.recipe.output,
         rules.figures.input,

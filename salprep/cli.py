@@ -28,6 +28,7 @@ COMMANDS = {
     "evaluate": "evaluate",
     "verify": "verify",
     "report": "report",
+    "recipe": "recipe",
     "visualise": "visualise",
 }
 

@@ -21,6 +21,14 @@ GT_PRESETS = {
     "ucf": {"sigma": 20.0, "truncate": 75 / 20.0, "border": "nearest", "shift": 0},
     "salicon": {"sigma": 19.0, "truncate": 4.0, "border": "reflect", "shift": 0},
 }
+#: where each preset comes from (results/recipe.json; ../shared/design/DATASETS.md sections 1-4, 7)
+GT_SOURCES = {
+    "dhf1k": "DHF1K (Wang et al., CVPR 2018), make_gauss_masks.m: 30 px FWHM, whole-frame Gaussian, zero border",
+    "ledov": "LEDOV (Jiang et al., ECCV 2018): 2 deg x 40 px/deg = 80 px FWHM, radius 100 px, zero border",
+    "hollywood": "Hollywood-2 gaze (Mathe & Sminchisescu) as packaged with ACLNet: sigma 20 px, radius 75 px, replicate",
+    "ucf": "UCF-Sports gaze (Mathe & Sminchisescu) as packaged with ACLNet: sigma 20 px, radius 75 px, replicate",
+    "salicon": "SALICON (Jiang et al., CVPR 2015): sigma 19 px, 4 sigma, reflect border, min-max",
+}
 BORDERS = ("constant", "nearest", "reflect")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 from pathlib import Path
 
 import matplotlib
@@ -112,25 +113,44 @@ def _cell(value) -> str:
     return "–" if value is None or (isinstance(value, float) and not np.isfinite(value)) else f"{value:.3f}"
 
 
-def summary_markdown(rows: dict[str, dict], paper: dict[str, dict], split: str, note: str) -> str:
+def summary_markdown(rows: dict[str, dict], paper: dict[str, dict], split: str, note: str,
+                     recipes: dict[str, dict] | None = None) -> str:
     """Markdown table: each model's ``split`` metrics beside the published DHF1K val numbers.
 
     Args:
         rows: model -> its metrics.json (split -> metric -> value), None where not built.
         paper: model -> published metrics (MODELS.md), may be empty.
         note: a line saying where the numbers come from (e.g. random-init features, synthetic data).
+        recipes: model -> :func:`salprep.recipe.result_recipe` (``{"paper": bool, "deviations":
+            {...}}``): a "recipe" column ("paper" or the number of deviations) and, under the
+            table, each model's deviations, so no score is read as the paper's recipe when it
+            is not. None: no column ("unknown").
     """
-    head = "| model | " + " | ".join(METRIC_LABELS[m] for m in SUMMARY_METRICS) + " | frames | published (DHF1K val) " \
-        + " / ".join(METRIC_LABELS[m] for m in ("auc_judd", "auc_shuffled", "nss", "cc", "sim")) + " |"
-    lines = [f"# Model comparison ({split})", "", note, "", head, "|" + "---|" * (len(SUMMARY_METRICS) + 3)]
+    recipes = recipes or {}
+    head = "| model | " + " | ".join(METRIC_LABELS[m] for m in SUMMARY_METRICS) + " | frames | recipe | " \
+        "published (DHF1K val) " + " / ".join(METRIC_LABELS[m] for m in ("auc_judd", "auc_shuffled", "nss", "cc", "sim")) \
+        + " |"
+    lines = [f"# Model comparison ({split})", "", note, "", head, "|" + "---|" * (len(SUMMARY_METRICS) + 4)]
     for model, metrics in rows.items():
         got = (metrics or {}).get(split, {})
         published = paper.get(model) or {}
         pub = " / ".join(_cell(published.get(m)) for m in ("auc_judd", "auc_shuffled", "nss", "cc", "sim")) \
             if published else "–"
         lines.append(f"| {model} | " + " | ".join(_cell(got.get(m)) for m in SUMMARY_METRICS)
-                     + f" | {got.get('n_frames', '–')} | {pub} |")
+                     + f" | {got.get('n_frames', '–')} | {_recipe_cell(recipes.get(model))} | {pub} |")
+    deviating = {m: r for m, r in recipes.items() if m in rows and not r["paper"]}
+    if deviating:
+        lines += ["", "Deviations from the papers' recipes (results/recipe.json):", ""]
+        from salprep.recipe import describe
+
+        lines += [f"- {model}: {describe(result)}" for model, result in deviating.items()]
     return "\n".join(lines) + "\n"
+
+
+def _recipe_cell(result: dict | None) -> str:
+    if result is None:
+        return "unknown"
+    return "paper" if result["paper"] else f"{len(result['deviations'])} deviations"
 
 
 def summary_chart(rows: dict[str, dict], split: str, path: str | Path, title: str = "") -> None:

@@ -87,6 +87,9 @@ def test_demo_dag_builds_center_bias_results(demo_run):
     assert 0.5 < val["auc_judd"] < 1.0
     prov = json.loads((demo_run / "results" / "center_bias" / "provenance.json").read_text())
     assert prov["config"]["dataset"] == "demo" and len(prov["shards"]) == 2
+    # the demo's GT blur is not DHF1K's: its scores are not the paper recipe's, and say so
+    assert prov["recipe"]["paper"] is False and set(prov["recipe"]["deviations"]) == {"gt.sigma"}
+    assert prov["recipe"]["summary"] == "deviations: gt.sigma 28.0 (paper 12.7398)"
     assert main(["verify", "-q", str(demo_run / "store")]) == 0
     assert sorted(p.name for p in (demo_run / "store" / "demo" / "gt").iterdir()) == [
         "001.h5", "002.h5", "601.h5", "602.h5"]
@@ -134,7 +137,8 @@ def test_unrelated_config_replans_no_training(demo_run):
     # a decoder is planned as the same two rules with its own wildcard (dry run: the tiny demo's
     # features are not LSTS-sized); its settings change only its own jobs
     assert planned_jobs(demo_run, "results/lsts_flow") == {"train": 1, "evaluate": 1}
-    assert planned_jobs(demo_run, "all") == {"train": 7, "evaluate": 7, "report": 1, "visualise": 3, "all": 1}
+    assert planned_jobs(demo_run, "all") == {"train": 8, "evaluate": 8, "report": 1, "recipe": 1, "visualise": 3,
+                                             "all": 1}
     proc = snakemake(demo_run, "-n")  # no target: `all`
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert re.search(r"^all\s+1\s*$", (proc.stdout + proc.stderr).split("Job stats:")[1], re.M)
@@ -263,9 +267,9 @@ def report_run(tiny_demo_build, tmp_path_factory):
     assert "i3d_rgb" not in plan and "i3d_flow" not in plan and "frames" not in plan
     workdir = copy_build(tiny_demo_build, base / "built")
     assert planned_jobs(workdir, "results/center_bias", "figures") == {"visualise": 3, "figures": 1}
-    proc = snakemake(workdir, "results/center_bias", "figures")
+    proc = snakemake(workdir, "results/center_bias", "figures", "results/recipe.json")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    proc = snakemake(workdir, "--report", "report.html", "results/center_bias", "figures")
+    proc = snakemake(workdir, "--report", "report.html", "results/center_bias", "figures", "results/recipe.json")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return workdir
 
@@ -313,6 +317,11 @@ def test_report_html_has_the_models_metrics_overlays_and_the_figures(report_run)
     assert sorted(p for sub in categories["Flow and depth"].values() for p in sub) == sorted(
         f"results/figures/{n}" for n in REPORT_FIGURES)
     assert "preprocesses an eye-tracking video dataset" in html
+    # the recipe record, with the demo's deviations from the papers
+    path, entry = by_name["recipe.json"]
+    assert path == "results/recipe.json" and "papers' values" in entry["caption"]
+    record = json.loads((report_run / "results" / "recipe.json").read_text())
+    assert record["dataset"] == "demo" and record["stages"]["flow_tvl1"]["deviations"]["bound"]["paper"] == 20.0
     # nothing reruns: the report markers change no job
     assert planned_jobs(report_run, "results/center_bias", "figures") == {}
 

@@ -149,6 +149,17 @@ def _json_safe(value):
     return value
 
 
+def _recipe(config: dict, model: str) -> dict:
+    """Whether the scores are the papers' recipe (salprep.recipe.result_recipe), from the workflow
+    config the run used; unknown without one (a bare `salprep evaluate`)."""
+    if config.get("dataset") not in (config.get("datasets") or {}):
+        return {"paper": None, "summary": "unknown: no workflow config with the dataset's entry (--config-json)"}
+    from salprep.recipe import describe, recipe, result_recipe, run_overrides
+
+    result = result_recipe(recipe(run_overrides(config)), model)
+    return {**result, "summary": describe(result)}
+
+
 def run(args) -> int:
     """Everything is written into a hidden temporary folder renamed to --out-dir at the end: a
     failed evaluation leaves no partial results/<model>/ (and an earlier one as it was)."""
@@ -182,12 +193,14 @@ def _evaluate(args, predictor, train_meta: dict, out: Path) -> None:
         print(f"{args.model} {name} ({result['summary']['n_frames']} frames): {line}")
     _write_csv(out / "per_video.csv", per_video)
     _write_csv(out / "per_frame.csv", per_frame)
+    config = parse_config_json(args.config_json)
     write_provenance(
         out / "provenance.json",
-        config=parse_config_json(args.config_json),
+        config=config,
         shards=all_shards,
         weights=train_meta.get("weights", "none"),
         extra={"model": args.model, "checkpoint": str(args.checkpoint), "train": train_meta,
+               "recipe": _recipe(config, args.model),
                "protocol": {"max_frames": args.max_frames, "n_other": args.n_other,
                             "n_splits": args.n_splits, "gt_maps": args.gt_maps, "seed": args.seed}},
     )

@@ -21,6 +21,9 @@ def register_parser(sub) -> None:
     p.add_argument("--results", required=True, help="results folder holding <model>/metrics.json")
     p.add_argument("--models", nargs="+", required=True)
     p.add_argument("--split", default="val")
+    p.add_argument("--recipe", default=None,
+                   help="results/recipe.json: a column saying which results are the papers' recipe, and the "
+                   "deviations of the others")
     p.add_argument("--out", required=True, help="summary.md (summary.png is written beside it)")
     p.set_defaults(func=run)
 
@@ -42,10 +45,19 @@ def run(args) -> int:
         prov = path.with_name("provenance.json")
         if prov.exists():
             weights.add(str(json.loads(prov.read_text()).get("weights")))
+    recipes = None
+    if args.recipe:
+        from salprep.recipe import result_recipe
+
+        try:
+            record = json.loads(Path(args.recipe).read_text())
+            recipes = {model: result_recipe(record, model) for model in rows}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SalprepError(f"not a readable recipe.json ({exc})", args.recipe) from None
     note = NOTE_RANDOM + (f" Weights recorded by these results: {', '.join(sorted(weights))}." if weights else "")
     out = Path(args.out)
     with atomic_output(out) as tmp:
-        tmp.write_text(summary_markdown(rows, paper, args.split, note))
+        tmp.write_text(summary_markdown(rows, paper, args.split, note, recipes))
     with atomic_output(out.with_suffix(".png")) as tmp:
         summary_chart(rows, args.split, tmp, title=f"{args.split}: NSS, CC, SIM per model")
     print(out.read_text())

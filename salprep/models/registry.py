@@ -28,9 +28,12 @@ from typing import Any, Callable
 from salprep.errors import SalprepError
 
 LSTS_SIZE = (360, 640)  # the decoder's output and training target size
+#: where LSTS_RECIPE's paper values come from
+LSTS_SOURCE = ("LSTS paper, training: MSE, RMSProp (momentum 0), lr 1e-4, weight decay 5e-5, batch 128, lr halved "
+               "every 50 iterations; 10 / 2 / 1 epochs for RGB / Flow / RGB&Flow (MODELS.md, LSTS decoder)")
 LSTS_RECIPE = {
     "epochs": 2,
-    "batch_size": 16,
+    "batch_size": 128,          # the paper's (with halving every 50 iterations the lr is < 1e-15 within LSTS-Flow's first epoch: README)
     "optimizer": "rmsprop",     # rmsprop (momentum 0, the paper's) | adam
     "lr": 1e-4,
     "weight_decay": 5e-5,
@@ -42,6 +45,10 @@ LSTS_RECIPE = {
 }
 
 
+#: where SALBCE_RECIPE's paper values come from
+SALBCE_SOURCE = ("SalBCE thesis: the SalGAN generator with BatchNorm, BCE on 4x4-pooled maps, Adam lr 1e-5, batch 12, "
+                 "10 epochs, ReduceLROnPlateau (factor 0.1, patience 2) on the validation loss, one of hflip / vflip / "
+                 "small rotation / none per sample (MODELS.md, SalBCE; juanjo3ns/SalBCE)")
 SALBCE_RECIPE = {
     "epochs": 10,
     "batch_size": 12,
@@ -51,6 +58,7 @@ SALBCE_RECIPE = {
     "plateau_factor": 0.1,
     "plateau_patience": 2,
     "width": 1.0,               # channel multiplier; 1.0 = SalGAN's VGG16 (ImageNet weights fit only then)
+    "batchnorm": True,          # BatchNorm between each 3x3 conv and its ReLU (the thesis's DHF1K models)
     "vgg16": "",                # optional local torchvision vgg16 state_dict for the encoder
     "frames_per_video": 0,
     "prior_bias": False,        # start the output bias at logit(mean training GT) instead of 0
@@ -74,6 +82,7 @@ class ModelSpec:
             maps at the frames size).
         target_size: (H, W) of the training targets; None = the input frames' size.
         paper: the published DHF1K val numbers of the seed paper (MODELS.md), for comparison.
+        source: where the recipe's values come from (results/recipe.json).
     """
 
     name: str
@@ -84,6 +93,7 @@ class ModelSpec:
     loss: str = "mse"
     target_size: tuple[int, int] | None = None
     paper: dict = field(default_factory=dict)
+    source: str = ""
 
     def settings(self, overrides: dict | None = None) -> dict:
         """The recipe with ``overrides`` applied; unknown keys are refused."""
@@ -116,24 +126,31 @@ def _salbce(in_channels: int, coordconv: bool) -> Callable[[dict], Any]:
 
 
 MODELS: dict[str, ModelSpec] = {
-    "center_bias": ModelSpec("center_bias", "prior", ()),
+    "center_bias": ModelSpec("center_bias", "prior", (), source="the mean training GT map (a baseline: no recipe keys)"),
     "lsts_rgb": ModelSpec("lsts_rgb", "lsts", ("i3d_rgb",), {**LSTS_RECIPE, "epochs": 10}, _lsts(1024), "mse", LSTS_SIZE,
-                          paper={"auc_judd": 0.8280, "auc_shuffled": 0.6415, "nss": 1.441, "cc": 0.3868}),
+                          paper={"auc_judd": 0.8280, "auc_shuffled": 0.6415, "nss": 1.441, "cc": 0.3868},
+                          source=LSTS_SOURCE),
     "lsts_flow": ModelSpec("lsts_flow", "lsts", ("i3d_flow",), {**LSTS_RECIPE, "epochs": 2}, _lsts(1024), "mse",
-                           LSTS_SIZE,
-                           paper={"auc_judd": 0.8616, "auc_shuffled": 0.6983, "nss": 1.2561, "cc": 0.3370}),
+                           LSTS_SIZE, paper={"auc_judd": 0.8616, "auc_shuffled": 0.6983, "nss": 1.2561, "cc": 0.3370},
+                           source=LSTS_SOURCE),
     "lsts_rgbflow": ModelSpec("lsts_rgbflow", "lsts", ("i3d_rgb", "i3d_flow"), {**LSTS_RECIPE, "epochs": 1},
                               _lsts(2048), "mse", LSTS_SIZE,
-                              paper={"auc_judd": 0.8306, "auc_shuffled": 0.6218, "nss": 1.3803, "cc": 0.3715}),
+                              paper={"auc_judd": 0.8306, "auc_shuffled": 0.6218, "nss": 1.3803, "cc": 0.3715},
+                              source=LSTS_SOURCE),
     "salbce_rgb": ModelSpec("salbce_rgb", "salbce", ("frames",), SALBCE_RECIPE, _salbce(3, False), "bce",
-                            paper={"auc_judd": 0.880, "auc_shuffled": 0.632, "nss": 2.285, "cc": 0.420, "sim": 0.339}),
+                            paper={"auc_judd": 0.880, "auc_shuffled": 0.632, "nss": 2.285, "cc": 0.420, "sim": 0.339},
+                            source=SALBCE_SOURCE),
+    "salbce_coord": ModelSpec("salbce_coord", "salbce", ("frames",), SALBCE_RECIPE, _salbce(3, True), "bce",
+                              paper={"auc_judd": 0.866, "auc_shuffled": 0.629, "nss": 2.072, "cc": 0.389, "sim": 0.304},
+                              source=SALBCE_SOURCE),
     "salbce_depth": ModelSpec("salbce_depth", "salbce", ("frames", "depth"), SALBCE_RECIPE, _salbce(4, False), "bce",
                               paper={"auc_judd": 0.895, "auc_shuffled": 0.648, "nss": 2.524, "cc": 0.463,
-                                     "sim": 0.351}),
+                                     "sim": 0.351},
+                              source=SALBCE_SOURCE),
     "salbce_depth_coord": ModelSpec("salbce_depth_coord", "salbce", ("frames", "depth"), SALBCE_RECIPE,
-                                    _salbce(4, True), "bce"),
+                                    _salbce(4, True), "bce", source=SALBCE_SOURCE),
     "salbce_flow": ModelSpec("salbce_flow", "salbce", ("frames", "flow_spynet"), SALBCE_RECIPE, _salbce(5, False),
-                             "bce"),
+                             "bce", source=SALBCE_SOURCE),
 }
 
 

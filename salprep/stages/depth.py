@@ -16,6 +16,9 @@ from salprep.stages.runner import StageRun, run_stage, video_facts
 from salprep.stages.samplers import EveryNth, rgb_to_tensor
 from salprep.video import iter_frames
 
+#: where the defaults of :func:`build_depth` come from (results/recipe.json)
+RECIPE_SOURCE = "SalBCE thesis: monodepth2 disparity of every 10th frame, held in between (MODELS.md, SalBCE)"
+
 
 def build_depth(video, out, encoder, decoder, *, dataset_name: str, video_id: str | None = None,
                 device: str = "auto", dtype: str = "float32", batch_size: int = 4, every: int = 10) -> dict:

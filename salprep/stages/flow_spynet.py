@@ -16,6 +16,9 @@ from salprep.stages.runner import StageRun, parse_size, run_stage, video_facts
 from salprep.stages.samplers import Pairs, rgb_to_tensor
 from salprep.video import iter_frames
 
+#: where the defaults of :func:`build_flow_spynet` come from (results/recipe.json)
+RECIPE_SOURCE = "SalBCE thesis: SpyNet flow of every 11th frame at the 256x192 model input (MODELS.md, SalBCE)"
+
 
 def build_flow_spynet(video, out, checkpoint, *, dataset_name: str, video_id: str | None = None,
                       device: str = "auto", dtype: str = "float32", batch_size: int = 8,

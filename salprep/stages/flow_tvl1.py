@@ -23,6 +23,11 @@ TVL1_PARAMS = {"tau": float, "lambda_": float, "theta": float, "nscales": int, "
                "median_filtering": int}
 
 
+#: where the defaults of :func:`build_flow_tvl1` come from (results/recipe.json)
+RECIPE_SOURCE = ("LSTS paper: TV-L1 flow at 112x112, upsampled to the I3D input 224x224, clipped to +-20 px "
+                 "and scaled to [-1, 1] (MODELS.md, LSTS decoder); TV-L1 parameters: OpenCV DualTVL1 defaults")
+
+
 def tvl1_compute(kwargs: dict, backend: str, device, bound: float, upsample: float):
     """``compute(batch)`` of the stage: (first, second) grey stacks -> {"flow": int8 codes}."""
     import torch

@@ -13,6 +13,9 @@ from salprep.stages.runner import StageRun, parse_size, run_stage, video_facts
 from salprep.stages.samplers import EveryNth
 from salprep.video import iter_frames
 
+#: where the defaults of :func:`build_frames` come from (results/recipe.json)
+RECIPE_SOURCE = "SalBCE thesis / released SalGAN code: every frame at 256x192 (W x H) (MODELS.md, SalBCE)"
+
 
 def build_frames(video, out, *, dataset_name: str, video_id: str | None = None, size: str = "256x192",
                  every: int = 1) -> dict:

@@ -142,6 +142,10 @@ def windows_compute(net, device, modality: str, scale: float, kernel, stride, po
 
     return compute
 
+#: where the defaults of :func:`build_i3d_features` come from (results/recipe.json)
+RECIPE_SOURCE = ("LSTS paper: I3D Mixed_5c of 79-frame windows at 224x224, one ending at every frame from frame 79 "
+                 "on, average-pooled to 1024x5x5x5, float32 (MODELS.md, LSTS decoder)")
+
 
 def build_i3d_features(source, out, checkpoint, *, modality: str, dataset_name: str, video_id: str | None = None,
                        device: str = "auto", dtype: str = "float32", batch_size: int = 2, window: int = 79,

@@ -90,13 +90,23 @@ def all_videos():
     return _in_split_order(videos(split) for split in DATASET.splits)
 
 
-#: stage settings that say how a job runs, not what it stores (never part of a rule's params)
-RUN_KEYS = ("device", "batch_size")
+# The run's recipe (salprep.recipe): the dataset's own deviations (datasets.<name>.stages|models,
+# e.g. the demo's small sizes) with this run's top-level stages|models over them; everything else
+# is the papers' recipe (the stages' and the registry's defaults).
+from salprep.recipe import RUN_KEYS, run_overrides
+
+RUN = run_overrides(config)
 
 
 def stage_config(stage):
-    """The stage's `stages:` section (keys left out take the stage's default in the package)."""
-    return (config.get("stages") or {}).get(stage) or {}
+    """The stage's effective section (keys left out take the stage's default in the package)."""
+    return RUN["stages"].get(stage) or {}
+
+
+def recipe_json():
+    """What results/recipe.json depends on: the run's recipe overrides without run options."""
+    stages = {s: {k: v for k, v in c.items() if k not in RUN_KEYS} for s, c in RUN["stages"].items()}
+    return json.dumps({**RUN, "stages": stages}, sort_keys=True)
 
 
 def _options(settings):
@@ -147,8 +157,9 @@ from salprep.models.registry import MODELS, get_model
 
 
 def model_settings(model):
-    """The model's `models.<name>` overrides of its registry recipe (JSON)."""
-    return json.dumps((config.get("models") or {}).get(model) or {}, sort_keys=True)
+    """The model's overrides of its registry recipe (JSON): datasets.<name>.models.<model> with
+    the run's models.<model> over it."""
+    return json.dumps(RUN["models"].get(model) or {}, sort_keys=True)
 
 
 def model_stages(model):

@@ -44,3 +44,19 @@ rule figures:
     """Target: the flow and depth figures of the report (`snakemake --cores N figures`)."""
     input:
         [f"{RESULTS}/figures/{v}_{stage}.png" for stage in FIGURE_STAGES for v in FIGURE_VIDEOS],
+
+
+rule recipe:
+    """results/recipe.json: every stage's and model's settings of this run and their deviations
+    from the papers' recipes (salprep.recipe; `salprep recipe results/recipe.json` prints it)."""
+    output:
+        report(f"{RESULTS}/recipe.json", caption="../report/recipe.rst", category="Summary",
+               labels={"result": "recipe (settings, deviations from the papers)"}),
+    params:
+        run=recipe_json(),
+    log:
+        f"logs/{DS}/recipe.log",
+    conda:
+        "../../envs/salprep.yaml"
+    shell:
+        "salprep recipe --run-json {params.run:q} --out {output:q} > {log:q} 2>&1"
