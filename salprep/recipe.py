@@ -65,16 +65,29 @@ def run_overrides(config: dict) -> dict:
 
     Returns ``{"dataset", "layout", "gt": {...}, "stages": {stage: {...}}, "models": {model: {...}}}``:
     ``datasets.<name>.stages|models`` with the top-level ``stages|models`` merged over them key
-    by key (run options included: :func:`stage_options` and the rules split them off).
+    by key (run options included: :func:`stage_options` and the rules split them off);
+    ``checkpoints.salgan`` is the ``init`` of each SalBCE model that names none.
     """
     name, entry = _dataset_entry(config)
+    models = merge(entry.get("models") or {}, config.get("models") or {})
+    salgan = (config.get("checkpoints") or {}).get("salgan")
+    if salgan:
+        models = merge(_paper_inits(salgan), models)
     return {
         "dataset": name,
         "layout": entry.get("layout", "dhf1k"),
         "gt": dict(entry.get("gt") or {}),
         "stages": merge(entry.get("stages") or {}, config.get("stages") or {}),
-        "models": merge(entry.get("models") or {}, config.get("models") or {}),
+        "models": models,
     }
+
+
+def _paper_inits(salgan: str) -> dict:
+    """``checkpoints.salgan`` (an original SalGAN generator file) as the ``init`` of every model
+    whose paper started from it (:attr:`ModelSpec.paper_init`); ``models.<name>.init`` wins."""
+    from salprep.models.registry import MODELS
+
+    return {name: {"init": salgan} for name, spec in MODELS.items() if spec.paper_init}
 
 
 def _builder(stage: str):
@@ -142,10 +155,17 @@ def gt_entry(layout: str, overrides: dict | None) -> dict:
 
 def model_entry(model: str, overrides: dict | None) -> dict:
     """A registered model's entry: its registry recipe with ``overrides`` (unknown keys refused)."""
-    from salprep.models.registry import get_model
+    from salprep.models.registry import WEIGHT_KEYS, get_model
 
     spec = get_model(model)
-    return _entry(spec.settings(overrides), dict(spec.recipe), spec.source)
+    settings = spec.settings(overrides)
+    entry = _entry(settings, dict(spec.recipe), spec.source)
+    # weight files say which weights, not how (as a stage's checkpoint): a path is no deviation,
+    # starting without the weights the paper started from is
+    entry["deviations"] = {k: v for k, v in entry["deviations"].items() if k not in WEIGHT_KEYS}
+    if spec.paper_init and not settings.get("init"):
+        entry["deviations"]["init"] = {"value": settings.get("init", ""), "paper": spec.paper_init}
+    return entry
 
 
 def recipe(run: dict) -> dict:
@@ -182,7 +202,7 @@ def describe(result: dict) -> str:
 
 
 def _short(value) -> str:
-    return json.dumps(value) if isinstance(value, (dict, list, bool)) or value is None else str(value)
+    return json.dumps(value) if isinstance(value, (dict, list, bool)) or value in (None, "") else str(value)
 
 
 def table(record: dict) -> str:

@@ -82,8 +82,11 @@ def metric_histograms(per_frame: list[dict], metrics: tuple[str, ...], path: str
     plt.close(fig)
 
 
-def loss_curve(history: list[float], path: str | Path, title: str = "", per_epoch: int | None = None) -> None:
-    """Training loss per iteration (and its running mean), epochs marked when ``per_epoch`` is given."""
+def loss_curve(history: list[float], path: str | Path, title: str = "", per_epoch: int | None = None,
+               epochs: list[dict] | None = None) -> None:
+    """Training loss per iteration (and its running mean), epochs marked when ``per_epoch`` is
+    given; with ``epochs`` (:func:`salprep.train.fit`'s records) each epoch's mean training and
+    validation loss as points at the epoch's last iteration."""
     values = np.asarray(history, dtype=np.float64)
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
     ax.plot(np.arange(1, len(values) + 1), values, lw=0.8, alpha=0.5, label="loss")
@@ -94,9 +97,17 @@ def loss_curve(history: list[float], path: str | Path, title: str = "", per_epoc
     if per_epoch:
         for x in range(per_epoch, len(values), per_epoch):
             ax.axvline(x + 0.5, color="0.7", lw=0.6)
+    lows = [values.min()] if len(values) else []
+    if epochs and per_epoch:
+        ends = [e["epoch"] * per_epoch for e in epochs]
+        ax.plot(ends, [e["train_loss"] for e in epochs], "o-", ms=4, lw=1, label="epoch mean (train)")
+        val = [(x, e["val_loss"]) for x, e in zip(ends, epochs) if e.get("val_loss") is not None]
+        if val:
+            ax.plot(*zip(*val), "s-", ms=4, lw=1, label="validation")
+            lows.append(min(v for _, v in val))
     ax.set_xlabel("iteration")
-    ax.set_ylabel("training loss")
-    ax.set_yscale("log" if len(values) and values.min() > 0 else "linear")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log" if lows and min(lows) > 0 else "linear")
     ax.set_title(title)
     ax.legend(loc="upper right")
     fig.tight_layout()

@@ -63,11 +63,45 @@ class _Items(torch.utils.data.Dataset):
         return torch.rand(3, 8, 12, generator=torch.Generator().manual_seed(i)), torch.rand(1, 8, 12)
 
 
+def test_vflip_mirrors_rows_and_negates_flow_dy():
+    x = torch.rand(5, 6, 8, generator=torch.Generator().manual_seed(3))
+    y = torch.rand(1, 6, 8, generator=torch.Generator().manual_seed(4))
+    fx, fy = flip_rotate(x, y, flip=False, vflip=True, degrees=0, flow=3)
+    assert torch.equal(fy, y.flip(-2)) and torch.equal(fx[:3], x[:3].flip(-2))
+    assert torch.equal(fx[3], x[3].flip(-2)) and torch.equal(fx[4], -x[4].flip(-2))  # dx kept, dy negated
+
+
 def test_augmented_is_seeded_by_seed_epoch_and_item():
-    a = Augmented(_Items(), seed=1, epoch=0, flip=True, rotate=5.0)
-    b = Augmented(_Items(), seed=1, epoch=0, flip=True, rotate=5.0)
-    c = Augmented(_Items(), seed=1, epoch=1, flip=True, rotate=5.0)
+    a = Augmented(_Items(), seed=1, epoch=0, rotate=5.0)
+    b = Augmented(_Items(), seed=1, epoch=0, rotate=5.0)
+    c = Augmented(_Items(), seed=1, epoch=1, rotate=5.0)
     assert all(torch.equal(a[i][0], b[i][0]) for i in range(6))
     assert any(not torch.equal(a[i][0], c[i][0]) for i in range(6))
     plain = _Items()
     assert any(not torch.equal(a[i][0], plain[i][0]) for i in range(6))
+
+
+def test_augmented_draws_the_theses_four_choices_evenly():
+    """One of hflip / vflip / rotation / none per item, each 1/4: over 4,000 draws each count
+    lies within 5 standard deviations of 1,000 (binomial, sd = sqrt(4000 * 1/4 * 3/4) = 27.4)."""
+    from collections import Counter
+
+    from salprep.train.augment import CHOICES
+
+    draws = [Augmented(_Items(), seed=s, epoch=e, rotate=5.0).choice(i) for s in range(10) for e in range(40)
+             for i in range(10)]
+    counts = Counter(kind for kind, _ in draws)
+    assert set(counts) == set(CHOICES)
+    assert all(abs(n - 1000) < 5 * 27.4 for n in counts.values()), counts
+    angles = [d for kind, d in draws if kind == "rotate"]
+    assert max(abs(d) for d in angles) <= 5.0 and all(d == 0.0 for kind, d in draws if kind != "rotate")
+    item = Augmented(_Items(), seed=0, epoch=0, rotate=5.0)
+    for i in range(6):
+        kind, _ = item.choice(i)
+        x, y = item[i]
+        if kind == "none":
+            assert torch.equal(x, _Items()[i][0])
+        elif kind == "hflip":
+            assert torch.equal(x, _Items()[i][0].flip(-1))
+        elif kind == "vflip":
+            assert torch.equal(x, _Items()[i][0].flip(-2))

@@ -2,7 +2,8 @@
 
 CPU only and light: the LSTS decoder is run at its fixed 360x640 output a few times with small
 batches; SalBCE runs at width 0.125 except where the VGG16 layout (width 1.0) is the point, and
-then without a forward pass.
+then without a full forward pass. The original SalGAN / SalBCE generator files are tested in
+tests/test_salgan.py.
 """
 
 from __future__ import annotations
@@ -12,18 +13,22 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
-from tolerance import float_bound
+from tolerance import assert_within, float_bound, max_abs_diff
 
 from salprep.errors import SalprepError
 from salprep.models.lsts import LSTSDecoder, lsts_frame_features
 from salprep.models.salbce import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    VGG16_CONV_INDICES,
     SalBCE,
     bce_loss,
     coord_channels,
+    fold_imagenet_filters,
     init_extra_channels,
     load_vgg16_features,
+    original_sequential,
+    salgan_input,
 )
 from salprep.stages.samplers import SlidingWindows
 
@@ -191,15 +196,37 @@ def _frames(batch, channels, h, w, seed=0):
     return x
 
 
-@pytest.mark.parametrize("in_channels, coordconv", [(3, False), (3, True), (4, False), (4, True), (5, False)])
-def test_salbce_shapes_and_range(in_channels, coordconv):
+@pytest.mark.parametrize("in_channels, coordconv, batchnorm",
+                         [(3, False, True), (3, True, True), (4, False, True), (4, True, True), (5, False, True),
+                          (3, False, False), (4, True, False)])
+def test_salbce_shapes_and_range(in_channels, coordconv, batchnorm):
     torch.manual_seed(0)
-    model = SalBCE(in_channels, coordconv=coordconv, width=SMALL)
+    model = SalBCE(in_channels, coordconv=coordconv, width=SMALL, batchnorm=batchnorm)
     assert model.first_conv.in_channels == in_channels + 2 * coordconv
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == (26 if batchnorm else 0)
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in model.modules()) == 27
+    assert f"batchnorm={batchnorm}" in repr(model)
     with torch.no_grad():
         out = model(_frames(2, in_channels, 96, 128))
     assert out.shape == (2, 1, 96, 128) and out.dtype == torch.float32
     assert float(out.min()) > 0.0 and float(out.max()) < 1.0
+
+
+def test_salbce_batchnorm_sits_between_each_conv_and_its_relu():
+    model = SalBCE(3, width=SMALL)
+    for part in (model.features, model.decoder):
+        layers = list(part)
+        for i, layer in enumerate(layers):
+            if isinstance(layer, torch.nn.Conv2d):
+                assert isinstance(layers[i + 1], torch.nn.BatchNorm2d), i
+                assert layers[i + 1].num_features == layer.out_channels
+                assert isinstance(layers[i + 2], torch.nn.ReLU), i
+    assert isinstance(model.output, torch.nn.Conv2d) and model.output.kernel_size == (1, 1)
+    flat = original_sequential(model).eval()
+    assert len(flat) == 88 and len(original_sequential(SalBCE(3, width=SMALL, batchnorm=False))) == 62
+    x = _frames(1, 3, 32, 48, seed=4)
+    with torch.no_grad():  # the flat view is the same network, module for module
+        assert torch.equal(flat(model.prepare_input(x)), model.eval()(x))
 
 
 @pytest.mark.parametrize("in_channels, coordconv", [(4, False), (4, True), (5, False), (3, True)])
@@ -246,22 +273,29 @@ def test_salbce_input_preparation_and_coordconv():
         hook.remove()
     got = seen["x"]
     assert got.shape == (2, 6, 32, 48)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    # Exact below: the same float32 operations on the same values (subtract and divide, linspace),
-    # each correctly rounded, in this process.
-    assert torch.equal(got[:, :3], (x[:, :3] - mean) / std)
-    torch.testing.assert_close(got[:, 3], x[:, 3], rtol=0, atol=0)  # depth used as given
-    xs, ys = got[:, 4], got[:, 5]
-    assert float(xs.min()) == -1.0 and float(xs.max()) == 1.0
-    assert float(ys.min()) == -1.0 and float(ys.max()) == 1.0
-    assert torch.equal(xs, torch.linspace(-1, 1, 48).expand(2, 32, 48))  # x varies along W
+    assert model.channel_names == ("B", "G", "R", "depth", "y", "x")
+    # the original convention, computed independently in float64: BGR, 0-255, minus the Caffe
+    # means (B 103.939, G 116.779, R 123.68); each float32 value rounds twice (product, difference)
+    # on values <= 255
+    x64 = x.double()
+    caffe = torch.tensor([103.939, 116.779, 123.68], dtype=torch.float64).view(1, 3, 1, 1)
+    bgr = torch.stack([x64[:, 2], x64[:, 1], x64[:, 0]], 1) * 255 - caffe
+    torch.testing.assert_close(got[:, :3].double(), bgr, rtol=0, atol=float_bound(torch.float32, 255.0, 1, 2))
+    assert torch.equal(got[:, 3], x[:, 3] * 255)  # depth as the 8-bit PNG value, no mean removed
+    ys, xs = got[:, 4], got[:, 5]  # y first, then x, as the original code appends them
     assert torch.equal(ys, torch.linspace(-1, 1, 32).view(32, 1).expand(2, 32, 48))  # y along H
+    assert torch.equal(xs, torch.linspace(-1, 1, 48).expand(2, 32, 48))  # x along W
+    assert float(ys[:, 0].max()) == -1.0 and float(ys[:, -1].min()) == 1.0  # -1 at the top row
     assert torch.equal(coord_channels(2, 32, 48), got[:, 4:])
-    # no CoordConv: just RGB normalised and the extra channels
+    assert torch.equal(salgan_input(x, coordconv=True), got)
+    # no CoordConv: just the image and the extra channels
     plain = SalBCE(4, width=SMALL)
     assert torch.equal(plain.prepare_input(x), got[:, :4])
-    assert "mean" not in plain.state_dict() and "std" not in plain.state_dict()
+    assert all(k.startswith(("features.", "decoder.", "output.")) for k in plain.state_dict())  # no input buffers
+    # flow: used as given (the original code has no flow input; salprep's flow is in [-1, 1])
+    flow = _frames(1, 5, 32, 32, seed=5)
+    prepared = SalBCE(5, width=SMALL).prepare_input(flow)
+    assert prepared.shape == (1, 5, 32, 32) and torch.equal(prepared[:, 3:], flow[:, 3:])
 
 
 def test_salbce_bad_inputs():
@@ -278,6 +312,8 @@ def test_salbce_bad_inputs():
         model(torch.zeros(1, 4, 32, 32, dtype=torch.uint8))
     with pytest.raises(ValueError, match="in_channels"):
         SalBCE(2)
+    with pytest.raises(ValueError, match="in_channels"):
+        SalBCE(6)  # RGB + depth + flow is no variant
     with pytest.raises(ValueError, match="width"):
         SalBCE(3, width=0)
 
@@ -285,7 +321,7 @@ def test_salbce_bad_inputs():
 @pytest.fixture(scope="module")
 def vgg_full() -> SalBCE:
     torch.manual_seed(0)
-    return SalBCE(4, coordconv=True)  # width 1.0; 6-channel first conv
+    return SalBCE(4, coordconv=True)  # width 1.0, BatchNorm; 6-channel first conv
 
 
 @pytest.fixture(scope="module")
@@ -309,39 +345,68 @@ def tv_vgg16_state() -> dict:
     return state
 
 
-def test_salbce_features_layout_is_torchvision_vgg16(vgg_full):
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_salbce_features_layout_is_torchvision_vgg16(batchnorm):
     with torch.device("meta"):
-        tv = torchvision.models.vgg16(weights=None).features
-    assert len(vgg_full.features) == 30 and len(tv) == 31  # no pool5 (index 30)
-    for i in range(30):
-        assert type(vgg_full.features[i]) is type(tv[i]), i
-    ours = vgg_full.features.state_dict()
+        model = SalBCE(4, coordconv=True, batchnorm=batchnorm)
+        if batchnorm:
+            tv, n = torchvision.models.vgg16_bn(weights=None).features, 43
+        else:
+            tv, n = torchvision.models.vgg16(weights=None).features, 30
+    assert len(model.features) == n and len(tv) == n + 1  # no pool5
+    for i in range(n):
+        assert type(model.features[i]) is type(tv[i]), i
+    ours = model.features.state_dict()
     theirs = tv.state_dict()
-    assert list(ours) == [k for k in theirs if int(k.split(".")[0]) <= 28]
+    assert list(ours) == [k for k in theirs if int(k.split(".")[0]) < n]
     for key in ours:
         expect = tuple(theirs[key].shape)
         if key == "0.weight":
             expect = (64, 6, 3, 3)  # 4 inputs + 2 CoordConv channels
         assert tuple(ours[key].shape) == expect, key
-    assert sum(p.numel() for p in vgg_full.parameters()) == 31_788_737  # 31,787,009 for RGB
+    # 31,787,009 for RGB without BatchNorm; BatchNorm adds 2 x 8448 channels
+    assert sum(p.numel() for p in model.parameters()) == 31_788_737 + 16_896 * batchnorm
 
 
 def test_load_vgg16_features_from_file(vgg_full, tv_vgg16_state, tmp_path):
     path = tmp_path / "vgg16.pth"
     torch.save(tv_vgg16_state, path)
     decoder_before = {k: v.clone() for k, v in vgg_full.decoder.state_dict().items()}
+    norms_before = {k: v.clone() for k, v in vgg_full.features.state_dict().items() if "running" in k}
     assert load_vgg16_features(vgg_full, path) is vgg_full
-    ours = vgg_full.features.state_dict()
-    for key in ours:
-        expect = tv_vgg16_state[f"features.{key}"]
-        if key == "0.weight":
-            torch.testing.assert_close(ours[key][:, :3], expect, rtol=0, atol=0)
-            for k in range(3, 6):  # depth and x, y: the RGB mean of the loaded filters
-                torch.testing.assert_close(ours[key][:, k], expect.mean(dim=1), rtol=0, atol=_mean3_bound(expect))
-        else:
-            torch.testing.assert_close(ours[key], expect, rtol=0, atol=0)
+    convs = [m for m in vgg_full.features if isinstance(m, torch.nn.Conv2d)]
+    for k, index in enumerate(VGG16_CONV_INDICES[1:], start=1):  # by order, past the BatchNorm layers
+        assert torch.equal(convs[k].weight, tv_vgg16_state[f"features.{index}.weight"]), index
+        assert torch.equal(convs[k].bias, tv_vgg16_state[f"features.{index}.bias"]), index
+    for key, value in vgg_full.features.state_dict().items():
+        if "running" in key:
+            assert torch.equal(value, norms_before[key]), key
     for key, value in vgg_full.decoder.state_dict().items():
         torch.testing.assert_close(value, decoder_before[key], rtol=0, atol=0)
+
+    # conv1_1 rewritten for the SalGAN input: on the prepared input it answers as torchvision's
+    # conv1_1 on ImageNet-normalised RGB, except within one pixel of the border (zero padding)
+    weight = vgg_full.first_conv.weight.detach()
+    for k in range(3, 6):  # depth and y, x: the mean of the B, G, R filters
+        torch.testing.assert_close(weight[:, k], weight[:, :3].mean(dim=1), rtol=0, atol=_mean3_bound(weight[:, :3]))
+    x = _frames(1, 4, 32, 48, seed=6)
+    with torch.no_grad():
+        prepared = vgg_full.prepare_input(x)
+        ours = F.conv2d(prepared[:, :3], weight[:, :3], vgg_full.first_conv.bias, padding=1)
+        mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, dtype=torch.float64).view(1, 3, 1, 1)
+        theirs = F.conv2d((x[:, :3].double() - mean) / std, tv_vgg16_state["features.0.weight"].double(),
+                          tv_vgg16_state["features.0.bias"].double(), padding=1)
+    # float32 side: preparation (2 roundings), the folded weights (rounded once from float64) and
+    # the 27-term sum, on values <= 255 (the prepared input); the float64 side adds nothing visible
+    scale = max(255.0, float(ours.abs().max()))
+    assert_within(ours[..., 1:-1, 1:-1], theirs[..., 1:-1, 1:-1], float_bound(torch.float32, scale, 27 + 1, 3),
+                  "folded conv1_1")
+    bgr_swapped = F.conv2d(prepared[:, :3].flip(1), weight[:, :3], vgg_full.first_conv.bias, padding=1)
+    assert max_abs_diff(bgr_swapped[..., 1:-1, 1:-1], theirs[..., 1:-1, 1:-1]) > 100 * float_bound(
+        torch.float32, scale, 28, 3)
+    folded_w, folded_b = fold_imagenet_filters(tv_vgg16_state["features.0.weight"], tv_vgg16_state["features.0.bias"])
+    assert torch.equal(weight[:, :3], folded_w) and torch.equal(vgg_full.first_conv.bias, folded_b)
 
 
 def test_load_vgg16_features_errors(vgg_full, tv_vgg16_state, tmp_path):
@@ -413,14 +478,15 @@ def _bce_bound(pred: torch.Tensor, pool: int) -> float:
     return 2 * pooled * amp + pooled * log_scale + float_bound(torch.float32, 2 * log_scale, p.numel(), 4)
 
 
-def test_salbce_training_steps_reduce_loss():
+@pytest.mark.parametrize("batchnorm, lr", [(False, 1e-3), (True, 1e-2)])
+def test_salbce_training_steps_reduce_loss(batchnorm, lr):
     torch.manual_seed(0)
-    model = SalBCE(4, coordconv=True, width=SMALL)
+    model = SalBCE(4, coordconv=True, width=SMALL, batchnorm=batchnorm)
     x = _frames(2, 4, 32, 48, seed=9)
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 48), indexing="ij")
     blob = torch.exp(-((xx - 0.3) ** 2 + (yy + 0.2) ** 2) / 0.1)
     target = blob.expand(2, 1, 32, 48).contiguous()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for _ in range(6):
         optimizer.zero_grad()
@@ -431,4 +497,4 @@ def test_salbce_training_steps_reduce_loss():
     with torch.no_grad():
         final = float(bce_loss(model(x), target))
     assert all(np.isfinite(losses))
-    assert final < losses[0] - 0.05  # seen: 0.695 -> 0.486
+    assert final < losses[0] - 0.05  # seen: 0.694 -> 0.537 (plain), 0.695 -> 0.573 (BatchNorm)

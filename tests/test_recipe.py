@@ -1,6 +1,7 @@
 """The papers' recipes wherever the demo isn't: salprep.recipe, `salprep recipe`, the recipe rule,
 and the README's own-dataset command planned on a DHF1K-layout copy."""
 
+import copy
 import json
 import re
 import shlex
@@ -8,11 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from salprep.cli import main
-from salprep.models.registry import MODELS, get_model
+from salprep.models.registry import MODELS, SALBCE_PAPER_INIT, get_model
 from salprep.recipe import RUN_KEYS, describe, recipe, result_recipe, run_overrides, stage_paper
 from test_bare_command import bare, clone
 
@@ -49,6 +49,9 @@ def test_the_demo_recipe_lists_its_deviations():
     assert record["models"]["lsts_flow"]["deviations"]["batch_size"] == {"value": 4, "paper": 128}
     assert record["models"]["lsts_flow"]["deviations"]["optimizer"] == {"value": "adam", "paper": "rmsprop"}
     assert not record["stages"]["depth"]["deviations"] and not record["models"]["center_bias"]["deviations"]
+    # no SalGAN file: SalBCE starts from random weights, not from what the thesis fine-tuned
+    assert record["models"]["salbce_rgb"]["deviations"]["init"] == {"value": "", "paper": SALBCE_PAPER_INIT}
+    assert record["models"]["salbce_rgb"]["deviations"]["width"] == {"value": 0.25, "paper": 1.0}
     flow = result_recipe(record, "lsts_flow")
     assert not flow["paper"]
     assert {"gt.sigma", "flow_tvl1.bound", "i3d_flow.stride", "lsts_flow.lr"} <= set(flow["deviations"])
@@ -90,6 +93,28 @@ def test_a_dataset_entry_and_the_run_override_deviate_in_that_order():
     assert set(result_recipe(record, "lsts_rgb")["deviations"]) == {"gt.shift", "i3d_rgb.dtype", "i3d_rgb.stride",
                                                                     "lsts_rgb.epochs", "lsts_rgb.lr"}
     assert set(result_recipe(record, "lsts_flow")["deviations"]) == {"gt.shift"}
+
+
+def test_salbce_starts_from_the_salgan_checkpoint_unless_a_model_names_its_own():
+    """``checkpoints.salgan`` is every SalBCE model's ``init``; ``models.<name>.init`` (e.g. the
+    model.pt of a SALICON run) wins; a path is never a deviation, its absence is; the VGG16 file
+    is recorded, not a deviation."""
+    own = {"checkpoints": {"salgan": "/m/gen_model.pt"},
+           "models": {"salbce_depth": {"init": "/runs/salicon/.train/salbce_rgb/model.pt"},
+                      "salbce_rgb": {"vgg16": "/m/vgg16.pth"}}}
+    run = run_overrides(_with(CONFIG, EXAMPLE, own))
+    assert run["models"]["salbce_rgb"] == {"init": "/m/gen_model.pt", "vgg16": "/m/vgg16.pth"}
+    assert run["models"]["salbce_depth"] == {"init": "/runs/salicon/.train/salbce_rgb/model.pt"}
+    assert "lsts_flow" not in run["models"]  # LSTS starts from nothing: no init key
+    record = recipe(run)
+    assert _deviating(record) == {}
+    assert record["models"]["salbce_coord"]["settings"]["init"] == "/m/gen_model.pt"
+    without = copy.deepcopy(_with(CONFIG, EXAMPLE))
+    del without["checkpoints"]["salgan"]
+    record = recipe(run_overrides(without))
+    assert _deviating(record) == {f"models.{m}": ["init"] for m in MODELS if m.startswith("salbce")}
+    assert not result_recipe(record, "salbce_flow")["paper"]
+    assert result_recipe(record, "lsts_flow")["paper"]
 
 
 def test_paper_values_are_the_build_signatures():
@@ -189,8 +214,11 @@ def test_the_readme_own_dataset_command_plans_the_papers_recipes(tmp_path):
         assert set(_options(argv, PATHS)) <= set(run_only), argv
     trains = _commands(out, "train")
     assert {a[a.index("--model") + 1] for a in trains} == {"center_bias", "lsts_flow", "salbce_depth"}
-    for argv in trains:
-        assert json.loads(argv[argv.index("--settings-json") + 1]) == {}, argv
+    salgan = yaml.safe_load((project / "my_dhf1k.yaml").read_text())["checkpoints"]["salgan"]
+    for argv in trains:  # SalBCE starts from the user's SalGAN file (checkpoints.salgan), as the thesis
+        model = argv[argv.index("--model") + 1]
+        expected = {"init": salgan} if model.startswith("salbce") else {}
+        assert json.loads(argv[argv.index("--settings-json") + 1]) == expected, argv
     # the recipe rule, run for real (no torch): no deviation anywhere
     proc = bare(project, "results/recipe.json", "--configfile=my_dhf1k.yaml")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -109,7 +109,7 @@ def test_training_learns(store, tmp_path):
 
     spec = get_model("lsts_flow")
     ds = FF(video_shards([store / "gt" / "001.h5"], spec.inputs), spec.inputs)
-    _, history = fit(spec, spec.settings({"epochs": 6, "batch_size": 3, "lr": 1e-3}), ds, tmp_path)
+    _, history, _ = fit(spec, spec.settings({"epochs": 6, "batch_size": 3, "lr": 1e-3}), ds, tmp_path)
     assert np.mean(history[-2:]) < 0.75 * np.mean(history[:2])  # measured 0.63
 
 
@@ -176,7 +176,7 @@ def _sigmoid_rtol(bias: float) -> float:
 
 
 def test_lsts_adam_option_and_salbce_prior_bias(store, tmp_path):
-    from salprep.train.loop import make_optimizer, prepare_model
+    from salprep.train.loop import make_optimizer
 
     spec = get_model("lsts_flow")
     model = spec.build(spec.recipe)
@@ -318,8 +318,25 @@ def test_salbce_inputs_hold_sampled_depth(store):
 def test_salbce_trains_and_evaluates(store, tmp_path):
     for i, video in enumerate(("001", "002", "601")):
         _write_image_shards(store, video, i)
-    settings = {"epochs": 2, "batch_size": 4, "width": 0.125, "lr": 1e-3, "flip": True, "rotate": 5.0, "prior_bias": True}
-    assert _train(store, tmp_path / "train", settings=settings, model="salbce_depth_coord") == 0
+    # the thesis's augmentation and plateau schedule on the validation loss (patience 0: the lr
+    # drops after any epoch whose val loss does not improve)
+    settings = {"epochs": 3, "batch_size": 4, "width": 0.125, "lr": 1e-3, "prior_bias": True, "plateau_patience": 0,
+                "plateau_factor": 0.5}
+    assert _train(store, tmp_path / "train", ["--val-gt", str(store / "gt" / "601.h5")], settings=settings,
+                  model="salbce_depth_coord") == 0
+    record = json.loads((tmp_path / "train" / "train.json").read_text())
+    assert record["plateau_on"] == "val" and record["val_videos"] == ["601"]
+    assert record["settings"]["augment"] == "thesis" and record["settings"]["batchnorm"] is True
+    epochs = record["epochs"]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3] and all(e["val_loss"] > 0 for e in epochs)
+    # the recorded lrs are what ReduceLROnPlateau makes of the recorded validation losses
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1e-3)
+    replay = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0)
+    lrs = []
+    for e in epochs:
+        replay.step(e["val_loss"])
+        lrs.append(opt.param_groups[0]["lr"])
+    assert [e["lr"] for e in epochs] == lrs
     state = torch.load(tmp_path / "train" / "model.pt", weights_only=True)
     assert state["model"] == "salbce_depth_coord" and state["state_dict"]["features.0.weight"].shape[1] == 6
     out = tmp_path / "results" / "salbce_depth_coord"
@@ -328,6 +345,37 @@ def test_salbce_trains_and_evaluates(store, tmp_path):
                  "--overlays", "0", "--device", "cpu"]) == 0
     assert json.loads((out / "metrics.json").read_text())["val"]["n_frames"] == T
     assert "salbce_depth_coord" in json.loads((tmp_path / "train" / "train.json").read_text())["model"]
+
+
+def test_salbce_starts_from_the_model_of_an_earlier_run(store, tmp_path, capsys):
+    """The thesis's two steps in small: salbce_rgb trained first (the SALICON run), then
+    salbce_depth_coord with ``init`` = that model.pt: every conv and BatchNorm as trained, the
+    depth and y, x filters the mean of the B, G, R ones."""
+    for i, video in enumerate(("001", "002", "601")):
+        _write_image_shards(store, video, i)
+    small = {"epochs": 1, "batch_size": 4, "width": 0.125, "lr": 1e-3, "augment": "none"}
+    assert _train(store, tmp_path / "salicon", settings=small, model="salbce_rgb") == 0
+    first = torch.load(tmp_path / "salicon" / "model.pt", weights_only=True)["state_dict"]
+    init = str(tmp_path / "salicon" / "model.pt")
+    spec = get_model("salbce_depth_coord")
+    model = spec.build(spec.settings({**small, "init": init}))
+    assert model.channel_names == ("B", "G", "R", "depth", "y", "x")
+    for key, value in model.state_dict().items():
+        if key == "features.0.weight":
+            assert torch.equal(value[:, :3], first[key])
+            mean = first[key].mean(dim=1)
+            for j in (3, 4, 5):
+                assert torch.allclose(value[:, j], mean, rtol=0, atol=float_bound(torch.float32, 1.0, 3, 1))
+        else:
+            assert torch.equal(value, first[key]), key
+    # through the training command, recorded in train.json; a model of another width is one line
+    assert _train(store, tmp_path / "dhf1k", ["--val-gt", str(store / "gt" / "601.h5")],
+                  settings={**small, "init": init}, model="salbce_depth_coord") == 0
+    assert json.loads((tmp_path / "dhf1k" / "train.json").read_text())["settings"]["init"] == init
+    capsys.readouterr()
+    assert _train(store, tmp_path / "wide", settings={**small, "width": 0.25, "init": init}, model="salbce_rgb") == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith(f"salprep: error: {init}: ") and "width" in err, err
 
 
 def test_failed_evaluation_leaves_no_partial_results(store, tmp_path, capsys):

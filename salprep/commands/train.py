@@ -30,6 +30,10 @@ def register_parser(sub) -> None:
     p.add_argument("--gt", nargs="+", required=True, metavar="SHARD",
                    help="training GT shards store/<ds>/gt/<v>.h5; a model's input shards are read from the same "
                    "store: store/<ds>/<stage>/<v>.h5")
+    p.add_argument("--val-gt", nargs="*", default=None, metavar="SHARD",
+                   help="validation GT shards (inputs found beside them as for --gt): their mean loss after each "
+                   "epoch is recorded and drives SalBCE's ReduceLROnPlateau (the thesis); without them (none given, "
+                   "or the option with no shard) the training loss does")
     p.add_argument("--out-dir", required=True, help="training folder (results/.train/<model>)")
     p.add_argument("--settings-json", default=None, help="overrides of the model's recipe (JSON object)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -74,14 +78,17 @@ def _train_decoder(args, spec, out: Path) -> None:
     settings = _settings(spec, args.settings_json)
     videos = video_shards(args.gt, spec.inputs)
     dataset = FrameFeatures(videos, spec.inputs, spec.target_size)
-    model, history = fit(spec, settings, dataset, out, device=resolve_device(args.device), amp=args.amp,
-                         resume=args.resume)
+    val = FrameFeatures(video_shards(args.val_gt, spec.inputs), spec.inputs, spec.target_size) if args.val_gt else None
+    model, history, epochs = fit(spec, settings, dataset, out, device=resolve_device(args.device), amp=args.amp,
+                                 resume=args.resume, val_dataset=val)
     inputs = sorted({str(p) for v in videos for p in v.inputs.values()})
     # the extractors behind the inputs ("none" for frames: no network)
     feature_weights = sorted({read_attrs(p)["weights"] for p in inputs} - {"none"}) or ["none"]
     record = {"model": spec.name, "settings": settings, "inputs": list(spec.inputs),
               "train_videos": [v.video for v in videos], "n_train_frames": len(dataset),
               "features_weights": feature_weights, "final_loss": history[-1] if history else None,
+              "val_videos": [v.video for v in val.videos] if val else [], "epochs": epochs,
+              "plateau_on": ("val" if val else "train") if spec.val_loss else None,
               "train_shards": [shard_record(p) for p in inputs + [str(v.gt) for v in videos]],
               "config": parse_config_json(args.config_json)}
     with atomic_output(out / "model.pt") as tmp:
@@ -91,7 +98,7 @@ def _train_decoder(args, spec, out: Path) -> None:
         tmp.write_text(json.dumps({**record, "history": history}, indent=2, sort_keys=True) + "\n")
     per_epoch = len(history) // max(1, int(settings["epochs"]))
     per_epoch_frames = len(epoch_order(dataset, 0, settings["seed"], settings.get("frames_per_video", 0)))
-    loss_curve(history, out / "loss.png", per_epoch=per_epoch,
+    loss_curve(history, out / "loss.png", per_epoch=per_epoch, epochs=epochs,
                title=f"{spec.name}: {per_epoch_frames} of {len(dataset)} frames per epoch, {settings['epochs']} epochs")
     print(f"{out / 'model.pt'}: {spec.name} trained on {len(dataset)} frames of {len(videos)} videos, "
           f"{len(history)} iterations, final loss {history[-1]:.5g}")

@@ -30,7 +30,7 @@ def load_model_file(path: str | os.PathLike, device="cpu"):
     from collections.abc import Mapping
 
     from salprep.checkpoints import CheckpointSpec, load_checkpoint, read_checkpoint, short_list
-    from salprep.models.registry import MODELS
+    from salprep.models.registry import MODELS, WEIGHT_KEYS
 
     state = read_checkpoint(path, "model.pt")
     if "model" not in state or "state_dict" not in state:
@@ -45,8 +45,9 @@ def load_model_file(path: str | os.PathLike, device="cpu"):
     if not isinstance(settings, Mapping) or not isinstance(state["state_dict"], Mapping):
         raise SalprepError("not a salprep model.pt: settings / state_dict are not mappings", path)
     settings = dict(settings)
-    if settings.get("vgg16"):  # the ImageNet file only initialised training: the state_dict replaces it
-        settings["vgg16"] = ""
+    for key in WEIGHT_KEYS:  # files that only started training: the state_dict replaces them
+        if settings.get(key):
+            settings[key] = ""
     try:
         model = spec.build(settings)
     except SalprepError as exc:

@@ -11,12 +11,14 @@ Families share one backbone each and vary by configuration, never by copies of a
   with MSE against the GT map at 360x640, RMSProp (momentum 0), lr 1e-4, weight decay 5e-5, lr
   halved every 50 iterations (LSTS paper; epochs 10 / 2 / 1). Options beyond the paper (off by
   default, on in the CPU demo): Adam, per-channel feature standardisation, prior output bias.
-* ``salbce_rgb`` / ``salbce_depth`` / ``salbce_depth_coord`` / ``salbce_flow`` --
+* ``salbce_rgb`` / ``salbce_coord`` / ``salbce_depth`` / ``salbce_depth_coord`` / ``salbce_flow`` --
   :class:`~salprep.models.salbce.SalBCE` (one VGG16 encoder-decoder) on the stored RGB frames
   (``frames`` stage, 256x192), plus the monodepth2 disparity (every 10th frame, held between),
   CoordConv channels, or the SpyNet flow (every 11th frame, held); BCE on 4x4-pooled maps, Adam
-  lr 1e-5 (or SGD Nesterov lr 1e-3), ReduceLROnPlateau (factor 0.1, patience 2) on the epoch loss;
-  optional flips / small rotations (``flip``, ``rotate``; :mod:`salprep.train.augment`).
+  lr 1e-5 (or SGD Nesterov lr 1e-3), ReduceLROnPlateau (factor 0.1, patience 2) on the validation
+  loss (``val_loss``: training reads the val split too); one of hflip / vflip / small rotation /
+  none per sample (``augment``, ``rotate``; :mod:`salprep.train.augment`); BatchNorm after each 3x3
+  conv (``batchnorm``); ``init`` starts from an original generator file or a SalBCE model.pt.
 * ``center_bias`` -- the mean training GT map (no network; :mod:`salprep.baselines`).
 """
 
@@ -47,14 +49,14 @@ LSTS_RECIPE = {
 
 #: where SALBCE_RECIPE's paper values come from
 SALBCE_SOURCE = ("SalBCE thesis: the SalGAN generator with BatchNorm, BCE on 4x4-pooled maps, Adam lr 1e-5, batch 12, "
-                 "10 epochs, ReduceLROnPlateau (factor 0.1, patience 2) on the validation loss, one of hflip / vflip / "
+                 "10 epochs (weight decay 1e-6: the released train_bce.py), ReduceLROnPlateau (factor 0.1, patience 2) on the validation loss, one of hflip / vflip / "
                  "small rotation / none per sample (MODELS.md, SalBCE; juanjo3ns/SalBCE)")
 SALBCE_RECIPE = {
     "epochs": 10,
     "batch_size": 12,
     "optimizer": "adam",        # adam (lr 1e-5) | sgd (Nesterov, momentum 0.9; the thesis used lr 1e-3)
     "lr": 1e-5,
-    "weight_decay": 0.0,
+    "weight_decay": 1e-6,       # the released code's Adam (src/salgan_dhf1k/train_bce.py)
     "plateau_factor": 0.1,
     "plateau_patience": 2,
     "width": 1.0,               # channel multiplier; 1.0 = SalGAN's VGG16 (ImageNet weights fit only then)
@@ -62,10 +64,19 @@ SALBCE_RECIPE = {
     "vgg16": "",                # optional local torchvision vgg16 state_dict for the encoder
     "frames_per_video": 0,
     "prior_bias": False,        # start the output bias at logit(mean training GT) instead of 0
-    "flip": False,              # augmentation: random left-right flips (flow dx mirrored)
-    "rotate": 0.0,              # augmentation: random rotations in [-rotate, rotate] degrees
+    "augment": "thesis",        # thesis: one of hflip / vflip / rotation / none per sample | none
+    "rotate": 5.0,              # max rotation in degrees (the released code's Augmentor pipeline: 5)
+    "init": "",                 # start from an original SalGAN/SalBCE generator file or a salprep SalBCE
+                                # model.pt (the thesis: SalGAN trained on SALICON); "": random / vgg16
     "seed": 0,
 }
+
+
+#: recipe keys naming weight files that only start training (a trained model.pt's state_dict
+#: replaces them; the Snakemake train rule takes them as inputs)
+WEIGHT_KEYS = ("vgg16", "init")
+#: what the thesis started SalBCE training from (``init`` empty is a deviation from it)
+SALBCE_PAPER_INIT = "an original SalGAN generator trained on SALICON (the thesis fine-tunes it)"
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,8 @@ class ModelSpec:
         target_size: (H, W) of the training targets; None = the input frames' size.
         paper: the published DHF1K val numbers of the seed paper (MODELS.md), for comparison.
         source: where the recipe's values come from (results/recipe.json).
+        paper_init: the weights the paper's training started from, where a recipe key (``init``)
+            names them: without a file there, results/recipe.json lists ``init`` as a deviation.
     """
 
     name: str
@@ -94,6 +107,13 @@ class ModelSpec:
     target_size: tuple[int, int] | None = None
     paper: dict = field(default_factory=dict)
     source: str = ""
+    paper_init: str = ""
+
+    @property
+    def val_loss(self) -> bool:
+        """The schedule watches the validation loss (SalBCE's ReduceLROnPlateau), so training reads
+        the val split's shards too; LSTS's fixed schedule does not (its training never does)."""
+        return self.family == "salbce"
 
     def settings(self, overrides: dict | None = None) -> dict:
         """The recipe with ``overrides`` applied; unknown keys are refused."""
@@ -115,10 +135,13 @@ def _lsts(in_channels: int) -> Callable[[dict], Any]:
 
 def _salbce(in_channels: int, coordconv: bool) -> Callable[[dict], Any]:
     def build(recipe: dict):
-        from salprep.models.salbce import SalBCE, load_vgg16_features
+        from salprep.models.salbce import SalBCE, init_salbce, load_vgg16_features
 
-        model = SalBCE(in_channels=in_channels, coordconv=coordconv, width=recipe["width"])
-        if recipe.get("vgg16"):
+        model = SalBCE(in_channels=in_channels, coordconv=coordconv, width=recipe["width"],
+                       batchnorm=recipe["batchnorm"])
+        if recipe["init"]:  # the whole generator: replaces the VGG16 encoder, if both are given
+            init_salbce(model, recipe["init"])
+        elif recipe["vgg16"]:
             load_vgg16_features(model, recipe["vgg16"])
         return model
 
@@ -139,18 +162,18 @@ MODELS: dict[str, ModelSpec] = {
                               source=LSTS_SOURCE),
     "salbce_rgb": ModelSpec("salbce_rgb", "salbce", ("frames",), SALBCE_RECIPE, _salbce(3, False), "bce",
                             paper={"auc_judd": 0.880, "auc_shuffled": 0.632, "nss": 2.285, "cc": 0.420, "sim": 0.339},
-                            source=SALBCE_SOURCE),
+                            source=SALBCE_SOURCE, paper_init=SALBCE_PAPER_INIT),
     "salbce_coord": ModelSpec("salbce_coord", "salbce", ("frames",), SALBCE_RECIPE, _salbce(3, True), "bce",
                               paper={"auc_judd": 0.866, "auc_shuffled": 0.629, "nss": 2.072, "cc": 0.389, "sim": 0.304},
-                              source=SALBCE_SOURCE),
+                              source=SALBCE_SOURCE, paper_init=SALBCE_PAPER_INIT),
     "salbce_depth": ModelSpec("salbce_depth", "salbce", ("frames", "depth"), SALBCE_RECIPE, _salbce(4, False), "bce",
                               paper={"auc_judd": 0.895, "auc_shuffled": 0.648, "nss": 2.524, "cc": 0.463,
                                      "sim": 0.351},
-                              source=SALBCE_SOURCE),
+                              source=SALBCE_SOURCE, paper_init=SALBCE_PAPER_INIT),
     "salbce_depth_coord": ModelSpec("salbce_depth_coord", "salbce", ("frames", "depth"), SALBCE_RECIPE,
-                                    _salbce(4, True), "bce", source=SALBCE_SOURCE),
+                                    _salbce(4, True), "bce", source=SALBCE_SOURCE, paper_init=SALBCE_PAPER_INIT),
     "salbce_flow": ModelSpec("salbce_flow", "salbce", ("frames", "flow_spynet"), SALBCE_RECIPE, _salbce(5, False),
-                             "bce", source=SALBCE_SOURCE),
+                             "bce", source=SALBCE_SOURCE, paper_init=SALBCE_PAPER_INIT),
 }
 
 

@@ -3,7 +3,8 @@
 Seeded and deterministic on the CPU (the same seed and data give the same weights); tqdm
 progress; a checkpoint after every epoch (``checkpoint.pt``, written atomically) from which
 ``resume`` continues; a NaN/Inf loss stops training with a one-line error and keeps the last good
-checkpoint; optional CUDA autocast (``amp``).
+checkpoint; optional autocast (``amp``; float16 on CUDA with a GradScaler); per-epoch training
+and validation losses (SalBCE's plateau schedule watches the validation loss).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def make_optimizer(spec, model, settings: dict):
     """(optimiser, schedule, when the schedule steps: "iteration" or "epoch") of the family.
 
     LSTS: RMSProp (momentum 0; or Adam), lr halved every ``lr_halving_iterations`` iterations.
-    SalBCE: Adam (or SGD Nesterov, momentum 0.9), ReduceLROnPlateau on the epoch's mean loss.
+    SalBCE: Adam (or SGD Nesterov, momentum 0.9), ReduceLROnPlateau on each epoch's validation
+    loss (the training loss when :func:`fit` is given no validation set).
     """
     if spec.family == "lsts":
         if settings["optimizer"] == "rmsprop":
@@ -127,6 +129,31 @@ def _save(path: Path, payload: dict) -> None:
         torch.save(payload, os.fspath(tmp))
 
 
+def _augmented(items, settings: dict, seed: int, epoch: int, flow: int | None):
+    """The epoch's items with the recipe's augmentation (``augment``: thesis | none)."""
+    kind = settings.get("augment", "none")
+    if kind == "none":
+        return items
+    if kind != "thesis":
+        raise SalprepError(f"augment must be thesis or none, got {kind!r}")
+    return Augmented(items, seed=seed, epoch=epoch, rotate=settings["rotate"], flow=flow)
+
+
+def mean_loss(spec, model, dataset, items: list[int], batch_size: int, device, amp_dtype, amp: bool) -> float:
+    """Mean loss of ``model`` (eval mode, no gradients) over ``dataset[items]``, weighted by item."""
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, items), batch_size=batch_size)
+    total, n = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
+                pred = model(x)
+            total += float(loss_fn(spec, pred, y)) * len(x)
+            n += len(x)
+    return total / max(1, n)
+
+
 #: the entries of a checkpoint.pt (see the end of :func:`fit`)
 _TRAINING_ENTRIES = ("model", "epoch", "state_dict", "optimizer", "scheduler", "history")
 
@@ -173,18 +200,23 @@ def _restore(state: dict, path, spec, model, opt, sched) -> None:
 
 
 def fit(spec, settings: dict, dataset, out_dir: str | os.PathLike, *, device="cpu", amp: bool = False,
-        resume: str | os.PathLike | None = None) -> tuple[torch.nn.Module, list[float]]:
+        resume: str | os.PathLike | None = None, val_dataset=None) -> tuple[torch.nn.Module, list[float], list[dict]]:
     """Train ``spec``'s model on ``dataset`` for ``settings["epochs"]`` epochs.
 
     Args:
         spec: a :class:`~salprep.models.registry.ModelSpec`; settings: its recipe with overrides.
         dataset: items (input, target (1, H, W) in [0, 1]).
         out_dir: receives ``checkpoint.pt`` after every epoch.
-        device: torch device; amp: autocast (bfloat16 on CPU, float16 on CUDA) for the forward.
+        device: torch device; amp: autocast (bfloat16 on CPU, float16 on CUDA with loss scaling,
+            :class:`torch.amp.GradScaler`) for the forward.
         resume: a ``checkpoint.pt`` of the same model to continue from.
+        val_dataset: validation items; after each epoch their mean loss (the same frames every
+            epoch: ``frames_per_video`` of them per video, seeded) is recorded and drives
+            SalBCE's ReduceLROnPlateau. None: the epoch's mean training loss drives it.
 
     Returns:
-        (the trained model in eval mode, the loss of every iteration).
+        (the trained model in eval mode, the loss of every iteration, one record per epoch:
+        ``{"epoch", "train_loss", "val_loss" (None without a validation set), "lr"}``).
     """
     from salprep.train.data import epoch_order  # the shard reader (h5py): only the loop needs it
 
@@ -197,20 +229,26 @@ def fit(spec, settings: dict, dataset, out_dir: str | os.PathLike, *, device="cp
     model = model.to(device)
     opt, sched, step_every = make_optimizer(spec, model, settings)
     history: list[float] = []
+    epochs: list[dict] = []
     start = 0
     if resume is not None:
         state = load_training_checkpoint(resume, spec.name)
         _restore(state, resume, spec, model, opt, sched)
         history, start = list(state["history"]), int(state["epoch"])
+        epochs = list(state.get("epochs", []))
     out = Path(out_dir)
     amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    # float16 gradients underflow without loss scaling (bfloat16 has float32's range: no scaler)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp and amp_dtype == torch.float16)
+    if resume is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    val_items = (epoch_order(val_dataset, 0, seed, int(settings.get("frames_per_video", 0)))
+                 if val_dataset is not None else None)
     for epoch in range(start, int(settings["epochs"])):
         torch.manual_seed(seed * 1000 + epoch)  # dropout etc., the same on a resumed run
         order = epoch_order(dataset, epoch, seed, int(settings.get("frames_per_video", 0)))
         items = torch.utils.data.Subset(dataset, order)
-        if settings.get("flip") or settings.get("rotate"):
-            items = Augmented(items, seed=seed, epoch=epoch, flip=settings["flip"], rotate=settings["rotate"],
-                              flow=dataset.flow_channel())
+        items = _augmented(items, settings, seed, epoch, dataset.flow_channel())
         loader = torch.utils.data.DataLoader(items, batch_size=int(settings["batch_size"]), shuffle=False)
         model.train()
         with progress(loader, desc=f"{spec.name} epoch {epoch + 1}/{settings['epochs']}", unit="batch",
@@ -227,15 +265,24 @@ def fit(spec, settings: dict, dataset, out_dir: str | os.PathLike, *, device="cp
                     raise SalprepError(f"loss became {value} at epoch {epoch + 1}, batch {i + 1}; {kept} "
                                        "(lower the learning rate?)", out)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
                 if step_every == "iteration":
                     sched.step()
                 history.append(value)
                 bar.set_postfix(loss=f"{value:.4g}")
+        train_loss = sum(history[-len(loader):]) / max(1, len(loader))
+        val_loss = None
+        if val_items is not None:
+            val_loss = mean_loss(spec, model, val_dataset, val_items, int(settings["batch_size"]), device,
+                                 amp_dtype, amp)
         if step_every == "epoch":
-            sched.step(sum(history[-len(loader):]) / max(1, len(loader)))
+            sched.step(train_loss if val_loss is None else val_loss)
+        epochs.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
+                       "lr": opt.param_groups[0]["lr"]})
         _save(out / CHECKPOINT, {"model": spec.name, "epoch": epoch + 1, "state_dict": model.state_dict(),
                                  "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                                 "history": history, "settings": settings})
-    return model.eval(), history
+                                 "history": history, "epochs": epochs, "settings": settings,
+                                 "scaler": scaler.state_dict()})
+    return model.eval(), history, epochs

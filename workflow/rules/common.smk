@@ -153,7 +153,7 @@ RUN_OPTIONS = {
 
 
 # Models (salprep.models.registry): what the train and evaluate rules read.
-from salprep.models.registry import MODELS, get_model
+from salprep.models.registry import MODELS, WEIGHT_KEYS, get_model
 
 
 def model_settings(model):
@@ -168,6 +168,25 @@ def model_stages(model):
 
 def model_shards(model, split):
     return [shard(stage, v) for stage in model_stages(model) for v in videos(split)]
+
+
+def training_shards(model):
+    """What a model's training reads: the train split's shards, and the val split's where its
+    schedule watches the validation loss (SalBCE's ReduceLROnPlateau, the thesis)."""
+    return model_shards(model, "train") + (model_shards(model, "val") if get_model(model).val_loss else [])
+
+
+def start_weights(model):
+    """The weight files a model's training starts from (`vgg16`, `init`: e.g. an original SalGAN
+    generator, or a SalBCE model.pt of a SALICON run): inputs, so a changed file retrains."""
+    overrides = RUN["models"].get(model) or {}
+    return [overrides[k] for k in WEIGHT_KEYS if overrides.get(k)]
+
+
+def val_gt(model):
+    """`salprep train --val-gt` shards: the val split's GT for a model whose schedule watches the
+    validation loss, none otherwise."""
+    return shards("gt", "val") if get_model(model).val_loss else []
 
 
 #: Provenance only: the effective config, given to train/evaluate as a `resources:` string (not
