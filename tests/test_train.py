@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import h5py
 import numpy as np
@@ -41,15 +42,29 @@ def _write_video_shards(root, video: str, seed: int, stages=("i3d_flow",), windo
             shard.create_frames("features", feats.shape, np.float16)[...] = feats
 
 
-@pytest.fixture
-def store(tmp_path):
-    root = tmp_path / "store" / "t"
+def _make_store(root):
     for i, video in enumerate(("001", "002", "601")):
         _write_video_shards(root, video, i, stages=("i3d_rgb", "i3d_flow"))
     return root
 
 
+@pytest.fixture
+def store(tmp_path):
+    return _make_store(tmp_path / "store" / "t")
+
+
 SMALL = {"epochs": 2, "batch_size": 4, "lr": 1e-3}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """lsts_flow trained for one epoch (SMALL) on the :func:`store` data, once for the tests that
+    evaluate a trained decoder: (its store, its model.pt). Read-only: a test that changes the
+    store copies it first."""
+    base = tmp_path_factory.mktemp("trained")
+    root = _make_store(base / "store" / "t")
+    assert _train(root, base / "train", settings={**SMALL, "epochs": 1}) == 0
+    return root, base / "train" / "model.pt"
 
 
 def test_registry_names_every_results_model():
@@ -236,10 +251,10 @@ def test_bad_training_input_is_one_line(store, tmp_path, capsys):
     assert not (tmp_path / "x" / "model.pt").exists() and not (tmp_path / "z" / "model.pt").exists()
 
 
-def test_evaluate_a_trained_decoder(store, tmp_path):
-    assert _train(store, tmp_path / "train", settings={**SMALL, "epochs": 1}) == 0
+def test_evaluate_a_trained_decoder(trained, tmp_path):
+    store, model_pt = trained
     out = tmp_path / "results" / "lsts_flow"
-    assert main(["evaluate", "--model", "lsts_flow", "--checkpoint", str(tmp_path / "train" / "model.pt"),
+    assert main(["evaluate", "--model", "lsts_flow", "--checkpoint", str(model_pt),
                  "--split", "val", str(store / "gt" / "601.h5"), "--out-dir", str(out), "--workers", "1",
                  "--overlays", "0", "--device", "cpu"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -249,19 +264,19 @@ def test_evaluate_a_trained_decoder(store, tmp_path):
     assert prov["weights"] == "random-init" and prov["train"]["model"] == "lsts_flow"
 
 
-def test_decoder_scores_are_the_same_in_worker_processes(store, tmp_path):
+def test_decoder_scores_are_the_same_in_worker_processes(trained, tmp_path):
     """The default scheduler (local processes, each loading model.pt once) and the serial path
     write the same metrics and per-frame scores, to the last digit: claimed on one machine with one
     torch thread count -- the workers run one thread each (kernels may split sums by thread), so
     the serial run here is made with one thread too."""
-    assert _train(store, tmp_path / "train", settings={**SMALL, "epochs": 1}) == 0
+    store, model_pt = trained
     outs = {}
     threads = torch.get_num_threads()
     for scheduler in ("sync", "processes"):
         outs[scheduler] = out = tmp_path / scheduler
         torch.set_num_threads(1)  # as in the worker processes
         try:
-            code = main(["evaluate", "--model", "lsts_flow", "--checkpoint", str(tmp_path / "train" / "model.pt"),
+            code = main(["evaluate", "--model", "lsts_flow", "--checkpoint", str(model_pt),
                          "--split", "val", str(store / "gt" / "601.h5"), str(store / "gt" / "002.h5"),
                          "--out-dir", str(out), "--workers", "2", "--scheduler", scheduler, "--overlays", "0",
                          "--device", "cpu"])
@@ -272,13 +287,12 @@ def test_decoder_scores_are_the_same_in_worker_processes(store, tmp_path):
         assert (outs["sync"] / name).read_text() == (outs["processes"] / name).read_text(), name
 
 
-def test_decoder_predictor_pickles_as_its_file(store, tmp_path):
+def test_decoder_predictor_pickles_as_its_file(trained):
     import pickle
 
     from salprep.commands.evaluate import load_predictor
 
-    assert _train(store, tmp_path / "train", settings={**SMALL, "epochs": 1}) == 0
-    predictor, _ = load_predictor("lsts_flow", str(tmp_path / "train" / "model.pt"), "cpu")
+    predictor, _ = load_predictor("lsts_flow", str(trained[1]), "cpu")
     blob = pickle.dumps(predictor)
     assert len(blob) < 2000  # the path and device, not the network
     again = pickle.loads(blob)
@@ -378,10 +392,10 @@ def test_salbce_starts_from_the_model_of_an_earlier_run(store, tmp_path, capsys)
     assert "\n" not in err and err.startswith(f"salprep: error: {init}: ") and "width" in err, err
 
 
-def test_failed_evaluation_leaves_no_partial_results(store, tmp_path, capsys):
-    assert _train(store, tmp_path / "train", settings={**SMALL, "epochs": 1}) == 0
+def test_failed_evaluation_leaves_no_partial_results(trained, tmp_path, capsys):
+    store = shutil.copytree(trained[0], tmp_path / "store" / "t")  # this test removes a shard
     out = tmp_path / "results" / "lsts_flow"
-    args = ["evaluate", "--model", "lsts_flow", "--checkpoint", str(tmp_path / "train" / "model.pt"), "--split",
+    args = ["evaluate", "--model", "lsts_flow", "--checkpoint", str(trained[1]), "--split",
             "val", str(store / "gt" / "601.h5"), "--out-dir", str(out), "--workers", "1", "--overlays", "0",
             "--device", "cpu"]
     assert main(args) == 0

@@ -267,7 +267,7 @@ def _edit_resume_optimizer(state):
     ("decoder_model", "decoder_model", lambda s: {**s, "model": "lsts_rgbx"},
      "model.pt is of model 'lsts_rgbx', not a registered decoder"),
     ("decoder_model", "decoder_model", _edit_decoder_model,
-     "not a salbce_rgb model.pt checkpoint (54 tensors): wrong shapes [features.0.weight (4, 3, 3, 3) (expected (8, "),
+     "not a salbce_rgb model.pt checkpoint (184 tensors): wrong shapes [features.0.weight (4, 3, 3, 3) (expected (8, "),
     ("resume", "decoder_model", None,
      "not a training checkpoint: no epoch / optimizer / scheduler / history entries (a model.pt? resume from the "
      "checkpoint.pt written beside it)"),
