@@ -6,8 +6,7 @@
 
 Meant to be run once on a lent GPU machine (one H100 / H200, a bare image with python3, torch and
 numpy only): no PyAV, Snakemake, OpenCV, h5py, scipy, matplotlib or tqdm is needed (salprep
-modules are imported lazily, only the pure-torch ones; torchvision only for monodepth2, whose
-encoder is torchvision's ResNet-18). Run it from the repository root. Estimated 4-6 minutes on
+modules are imported lazily, only the pure-torch ones; no torchvision either). Run it from the repository root. Estimated 4-6 minutes on
 one H100, much of it compiling (not yet measured: written without a GPU); past ``--budget-s``,
 300 s by default, no further compile path starts and no more timing is done, so that it ends
 within 8 minutes.
@@ -514,13 +513,7 @@ def _monodepth_cpu(ctx):
         enc, dec = ctx.file("encoder.pth"), ctx.file("depth.pth")
         save_random_monodepth2(enc, dec, SEED, height=h, width=w)
         return load_monodepth2(enc, dec).eval()
-    try:
-        return ctx.cached("monodepth", make)
-    except ImportError as exc:
-        if (exc.name or "").split(".")[0] == "torchvision":
-            raise RuntimeError("torchvision is not installed (monodepth2's encoder is torchvision's "
-                               "resnet18)") from None
-        raise
+    return ctx.cached("monodepth", make)
 
 
 def check_monodepth(ctx, res: Result, dtype: str | None) -> None:

@@ -29,24 +29,27 @@ BARE = ("av", "cv2", "snakemake", "h5py", "scipy", "matplotlib", "tqdm", "dask")
 CPU_SKIPS = {"i3d_rgb_tf32", "train_lsts_bf16", "train_salbce_bf16", "tvl1_compile",
              "i3d_rgb_compile_bf16", "i3d_flow_compile_bf16"}
 
-#: runs the script as ``python benchmarks/gpu_check.py ARGS`` with the named top-level modules
-#: refused: importing them raises ModuleNotFoundError, and ``importlib.util.find_spec`` probes (torch's
+#: runs the script as ``python benchmarks/gpu_check.py ARGS`` with the named modules (a top-level
+#: name refuses its submodules too) refused: importing them raises ModuleNotFoundError, and ``importlib.util.find_spec`` probes (torch's
 #: dynamo makes some) answer None, both as where they are not installed
 WRAPPER = r"""
 import importlib.util, runpy, sys
 blocked = set(filter(None, sys.argv[1].split(",")))
 
+def refused(name):
+    return name in blocked or name.partition(".")[0] in blocked
+
 class RefuseImports:
     def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in blocked:
+        if refused(name):
             raise ModuleNotFoundError(f"No module named {name!r} (blocked: bare GPU image)",
-                                      name=name.partition(".")[0])
+                                      name=name if name in blocked else name.partition(".")[0])
         return None
 
 probe = importlib.util.find_spec
 
 def find_spec(name, package=None):
-    if name.partition(".")[0] in blocked:
+    if refused(name):
         return None
     return probe(name, package)
 
@@ -119,13 +122,13 @@ def test_cpu_tiny_mode_without_av_cv2_snakemake_h5py(gpu_check, tmp_path):
 
 
 def test_one_failing_path_still_prints_the_table(gpu_check):
-    # monodepth2's encoder is torchvision's resnet18: without torchvision that path errors, alone
+    # without salprep's monodepth2 module that path errors, alone
     proc = run_bare("--device", "cpu", "--tiny", "--only", "monodepth,predict_salbce",
-                    blocked=BARE + ("torchvision",))
+                    blocked=BARE + ("salprep.models.monodepth",))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     rows = table_rows(proc.stdout)
     assert list(rows) == ["monodepth", "predict_salbce"]
-    assert rows["monodepth"][0].startswith("ERROR: RuntimeError: torchvision is not installed")
+    assert rows["monodepth"][0].startswith("ERROR: ModuleNotFoundError: No module named 'salprep.models.monodepth'")
     assert rows["predict_salbce"][0].startswith("PASS")
     assert "disagree or error: monodepth" in proc.stdout
 

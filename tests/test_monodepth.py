@@ -538,5 +538,39 @@ def test_encoder_shapes_are_torchvision_resnet18_in_order():
         net = resnet18(weights=None)
     assert list(_encoder_shapes().items()) == [(f"encoder.{k}", tuple(v.shape)) for k, v in net.state_dict().items()]
     probe = ("import sys, tempfile; from salprep.demo.weights import write_random_checkpoints as w; "
-             "w(tempfile.mkdtemp()); print('torchvision' in sys.modules)")
+             "w(tempfile.mkdtemp()); from salprep.models.monodepth import Monodepth2; Monodepth2(); "
+             "print('torchvision' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_the_encoder_is_torchvision_resnet18():
+    """:class:`ResNet18Features` (written out so that depth jobs import no torchvision) computes
+    what torchvision's resnet18 computes up to layer4, with its weights loaded key for key:
+    the same modules in the same order, so the same kernels on the same input (bit-identical,
+    in one process)."""
+    from torchvision.models import resnet18
+
+    from salprep.models.monodepth.network import ResNet18Features
+
+    torch.manual_seed(0)
+    reference = resnet18(weights=None).eval()
+    for m in reference.modules():  # BatchNorm away from identity, so a swapped layer shows
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    ours = ResNet18Features().eval()
+    state = {k: v for k, v in reference.state_dict().items() if not k.startswith("fc.")}
+    assert list(ours.state_dict()) == list(state)
+    ours.load_state_dict(state)
+    x = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        a, b = reference, ours
+        ya = a.relu(a.bn1(a.conv1(x)))
+        yb = b.relu(b.bn1(b.conv1(x)))
+        assert torch.equal(ya, yb)
+        ya, yb = a.maxpool(ya), b.maxpool(yb)
+        for name in ("layer1", "layer2", "layer3", "layer4"):
+            ya, yb = getattr(a, name)(ya), getattr(b, name)(yb)
+            assert torch.equal(ya, yb), name

@@ -392,6 +392,23 @@ def test_salbce_starts_from_the_model_of_an_earlier_run(store, tmp_path, capsys)
     assert "\n" not in err and err.startswith(f"salprep: error: {init}: ") and "width" in err, err
 
 
+def test_a_salbce_model_pt_from_before_batchnorm_still_loads(store, tmp_path):
+    """model.pt files written before the ``batchnorm`` / ``init`` / ``augment`` keys existed have
+    settings without them and a network without BatchNorm: they load as that network."""
+    from salprep.models.predictor import load_model_file
+
+    for i, video in enumerate(("001", "002")):
+        _write_image_shards(store, video, i)
+    settings = {"epochs": 1, "batch_size": 4, "width": 0.125, "batchnorm": False, "augment": "none"}
+    assert _train(store, tmp_path / "old", settings=settings, model="salbce_rgb") == 0
+    state = torch.load(tmp_path / "old" / "model.pt", weights_only=True)
+    for key in ("batchnorm", "init", "augment", "rotate"):
+        del state["settings"][key]
+    torch.save(state, tmp_path / "old" / "model.pt")
+    _, model, _ = load_model_file(str(tmp_path / "old" / "model.pt"), "cpu")
+    assert model.batchnorm is False and not model.training
+
+
 def test_failed_evaluation_leaves_no_partial_results(trained, tmp_path, capsys):
     store = shutil.copytree(trained[0], tmp_path / "store" / "t")  # this test removes a shard
     out = tmp_path / "results" / "lsts_flow"

@@ -137,11 +137,12 @@ def _salbce(in_channels: int, coordconv: bool) -> Callable[[dict], Any]:
     def build(recipe: dict):
         from salprep.models.salbce import SalBCE, init_salbce, load_vgg16_features
 
+        # a model.pt written before the batchnorm / init keys existed has neither (and no BatchNorm)
         model = SalBCE(in_channels=in_channels, coordconv=coordconv, width=recipe["width"],
-                       batchnorm=recipe["batchnorm"])
-        if recipe["init"]:  # the whole generator: replaces the VGG16 encoder, if both are given
+                       batchnorm=recipe.get("batchnorm", False))
+        if recipe.get("init"):  # the whole generator: replaces the VGG16 encoder, if both are given
             init_salbce(model, recipe["init"])
-        elif recipe["vgg16"]:
+        elif recipe.get("vgg16"):
             load_vgg16_features(model, recipe["vgg16"])
         return model
 

@@ -20,6 +20,7 @@ from salprep.models.monodepth.network import (
     DepthEncoder,
     ENCODER_NON_TENSORS,
     Monodepth2,
+    ResNet18Features,
     _FC_SHAPES,
     _check_network_size,
 )
@@ -104,32 +105,16 @@ def load_monodepth2(
     return model.eval()
 
 
-def _bn(prefix: str, channels: int) -> dict[str, tuple[int, ...]]:
-    return {f"{prefix}.{k}": (channels,) for k in ("weight", "bias", "running_mean", "running_var")} | {
-        f"{prefix}.num_batches_tracked": ()}
-
-
 @functools.cache
 def _encoder_shapes() -> dict[str, tuple[int, ...]]:
     """Key -> shape of a released encoder file's tensors, in the files' order (fc last): the
-    torchvision ResNet-18 state_dict (conv1/bn1, layer1-4 of two BasicBlocks, a 1x1 downsample
-    in the first block of layers 2-4, fc 512 -> 1000), spelled out so that writing random weights
-    needs no torchvision import (tests/test_monodepth.py checks it against torchvision)."""
-    shapes = {"conv1.weight": (64, 3, 7, 7), **_bn("bn1", 64)}
-    c_in = 64
-    for layer, c in enumerate((64, 128, 256, 512), start=1):
-        for block in range(2):
-            p = f"layer{layer}.{block}"
-            shapes[f"{p}.conv1.weight"] = (c, c_in, 3, 3)
-            shapes |= _bn(f"{p}.bn1", c)
-            shapes[f"{p}.conv2.weight"] = (c, c, 3, 3)
-            shapes |= _bn(f"{p}.bn2", c)
-            if c_in != c:
-                shapes[f"{p}.downsample.0.weight"] = (c, c_in, 1, 1)
-                shapes |= _bn(f"{p}.downsample.1", c)
-            c_in = c
-    shapes |= {"fc.weight": (1000, 512), "fc.bias": (1000,)}
-    return {f"encoder.{k}": v for k, v in shapes.items()}
+    torchvision ResNet-18 state_dict, i.e. :class:`ResNet18Features`'s (built on the meta device:
+    no torchvision import) plus ``fc`` 512 -> 1000 (tests/test_monodepth.py checks it against
+    torchvision)."""
+    with torch.device("meta"):
+        net = ResNet18Features()
+    shapes = {f"encoder.{k}": tuple(v.shape) for k, v in net.state_dict().items()}
+    return shapes | _FC_SHAPES
 
 
 def random_monodepth2_state_dicts(

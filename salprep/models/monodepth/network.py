@@ -84,21 +84,63 @@ def _check_network_size(height: Any, width: Any) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------
 
 
+class _BasicBlock(nn.Module):
+    """ResNet's basic block as torchvision lays it out (attributes ``conv1``, ``bn1``, ``relu``,
+    ``conv2``, ``bn2``, ``downsample``): two 3x3 convs without bias, the first with ``stride``;
+    a 1x1 conv + BatchNorm on the shortcut where the shape changes."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.downsample = (nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+                           if stride != 1 or c_in != c_out else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, c_in, H, W) -> (B, c_out, ceil(H / stride), ceil(W / stride))."""
+        shortcut = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + shortcut)
+
+
+class ResNet18Features(nn.Module):
+    """ResNet-18 up to ``layer4``, module for module torchvision's ``resnet18`` (the same state_dict
+    keys and shapes, without ``fc`` and ``avgpool``), written here so that a depth job needs no
+    torchvision import (which pulls in ``torch._dynamo``: about 2.5 CPU-s per process).
+    ``tests/test_monodepth.py`` checks it against torchvision's, keys and outputs. Random
+    initialisation as torchvision's (Kaiming normal fan-out convs, BatchNorm at identity)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        c_in = 64
+        for i, c in enumerate(NUM_CH_ENC[1:], start=1):
+            stride = 1 if i == 1 else 2
+            setattr(self, f"layer{i}", nn.Sequential(_BasicBlock(c_in, c, stride), _BasicBlock(c, c, 1)))
+            c_in = c
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+
 class DepthEncoder(nn.Module):
     """ResNet-18 feature encoder; state_dict keys ``encoder.<torchvision resnet18 key>``.
 
-    The torchvision ``resnet18(weights=None)`` is held as attribute ``encoder``; its classifier
-    is replaced by an identity (the files' ``encoder.fc.*`` are accepted and ignored by
-    :func:`load_monodepth2`), so the module has 120 state_dict entries (100 without the 20
+    :class:`ResNet18Features` (torchvision's ``resnet18`` layout without the classifier) is held
+    as attribute ``encoder``; the files' ``encoder.fc.*`` are accepted and ignored by
+    :func:`load_monodepth2`, so the module has 120 state_dict entries (100 without the 20
     ``num_batches_tracked``).
     """
 
     def __init__(self) -> None:
         super().__init__()
-        from torchvision.models import resnet18
-
-        self.encoder = resnet18(weights=None)
-        self.encoder.fc = nn.Identity()
+        self.encoder = ResNet18Features()
         self.num_ch_enc = NUM_CH_ENC
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
