@@ -129,6 +129,22 @@ def test_matches_original_code(nets, i):
     assert_within(out, case["out"], _bound(track.scale, net), f"case {i}")
 
 
+def test_coordconv_channels_may_be_given(nets):
+    """The RGB + CoordConv file also takes the y, x channels appended as the original code
+    appends them (y then x, linspace(-1, 1)): the same map as when the model makes them."""
+    case, net = _case(3), nets[3]
+    assert net.coordconv and net.in_channels == 3
+    x = _input(case)
+    b, _, h, w = x.shape
+    y_ch = torch.linspace(-1, 1, h).view(1, 1, h, 1).expand(b, 1, h, w)
+    x_ch = torch.linspace(-1, 1, w).view(1, 1, 1, w).expand(b, 1, h, w)
+    with torch.inference_mode(), ScaleTracker(net) as track:
+        out = net(torch.cat([x, y_ch, x_ch], 1))
+    assert_within(out, case["out"], _bound(track.scale, net), "coord channels given")
+    with pytest.raises(ValueError, match=r"expects \(B, 3 or 5 \(with the y, x CoordConv channels\), H, W\)"):
+        net(x[:, :2])
+
+
 def _old_convention(net: SalBCE, x: torch.Tensor) -> torch.Tensor:
     """What the network saw before: RGB normalised with ImageNet statistics, extra channels as
     given, CoordConv x then y."""

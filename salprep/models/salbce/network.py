@@ -232,7 +232,10 @@ class SalBCE(nn.Module):
         nn.init.constant_(self.output.bias, math.log(p / (1.0 - p)))
 
     def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
-        """What the first conv sees, (B, ``conv_in_channels``, H, W): :func:`salgan_input`."""
+        """What the first conv sees, (B, ``conv_in_channels``, H, W): :func:`salgan_input`; with
+        ``coordconv``, CoordConv channels given at the end of ``x`` are used as given."""
+        if self.coordconv and x.shape[1] == self.conv_in_channels:
+            return torch.cat([salgan_input(x[:, :self.in_channels]), x[:, self.in_channels:]], dim=1)
         return salgan_input(x, self.coordconv)
 
     def forward_prepared(self, z: torch.Tensor) -> torch.Tensor:
@@ -255,21 +258,25 @@ class SalBCE(nn.Module):
                 96x128). Channels 0-2: RGB in [0, 1] (converted here to the original network's
                 BGR 0-255 minus the Caffe means, do not normalise before); channel 3: depth
                 disparity in [0, 1] (scaled here by 255), or channels 3-4: flow dx, dy in
-                [-1, 1] (used as given). No CoordConv channels (added here when
-                ``coordconv``). On the module's device with its parameter dtype, or any float
+                [-1, 1] (used as given). With ``coordconv`` the y, x channels are added here;
+                or they may be given as the last two channels (C = ``conv_in_channels``, y then
+                x in [-1, 1], as the original code appends them), then they are used as given.
+                On the module's device with its parameter dtype, or any float
                 dtype under ``torch.autocast``.
 
         Returns:
             (B, 1, H, W) float (the convolutions' dtype), values in (0, 1) (a sigmoid).
 
         Raises:
-            ValueError: ``x`` is not 4-D with ``in_channels`` channels, or H or W is not a
-                multiple of 16.
+            ValueError: ``x`` is not 4-D with ``in_channels`` (or, with ``coordconv``,
+                ``conv_in_channels``) channels, or H or W is not a multiple of 16.
             TypeError: ``x`` is not a floating-point tensor.
         """
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
+        accepted = (self.in_channels, self.conv_in_channels)
+        if x.ndim != 4 or x.shape[1] not in accepted:
+            given = f" or {self.conv_in_channels} (with the y, x CoordConv channels)" if self.coordconv else ""
             raise ValueError(
-                f"SalBCE expects (B, {self.in_channels}, H, W) input, got shape {tuple(x.shape)}"
+                f"SalBCE expects (B, {self.in_channels}{given}, H, W) input, got shape {tuple(x.shape)}"
             )
         h, w = x.shape[-2:]
         if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE or h == 0 or w == 0:

@@ -194,9 +194,11 @@ def load_salgan(checkpoint_path: str | os.PathLike, *, inputs: str | None = None
     Returns:
         :class:`SalBCE` (width 1.0, ``batchnorm`` as the file) in eval mode, float32, on the
         CPU. Its forward takes (B, C, H, W): RGB in [0, 1] first, then the extra inputs that are
-        not generated (depth disparity in [0, 1]; flow in [-1, 1]), C = 3, 4 or 5, and gives
-        (B, 1, H, W) in (0, 1): the map the original code gives for the same image after its own
-        preprocessing (BGR 0-255 minus the Caffe means, depth * 255, CoordConv y, x appended).
+        not generated (depth disparity in [0, 1]; flow in [-1, 1]), C = 3, 4 or 5 -- a
+        CoordConv file also takes its y, x channels appended (then C = the file's channel
+        count) --, and gives (B, 1, H, W) in (0, 1): the map the original code gives for the
+        same image after its own preprocessing (BGR 0-255 minus the Caffe means, depth * 255,
+        CoordConv y, x appended).
 
     Raises:
         ValueError: ``inputs`` is not None or a key of :data:`SALGAN_INPUTS`.
