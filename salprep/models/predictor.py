@@ -27,12 +27,19 @@ def load_model_file(path: str | os.PathLike, device="cpu"):
         SalprepError: one line naming the file: unreadable, not a model.pt, an unknown model,
             settings that do not build it, missing / unexpected keys, wrong shapes, NaN/Inf.
     """
+    from salprep.checkpoints import read_checkpoint
+
+    return model_from_record(read_checkpoint(path, "model.pt"), path, device)
+
+
+def model_from_record(state, path: str | os.PathLike, device="cpu"):
+    """:func:`load_model_file` on a ``model.pt`` already read (``state``; ``path`` names it in
+    errors): the same checks, the same (spec, model in eval mode on ``device``, ``state``)."""
     from collections.abc import Mapping
 
-    from salprep.checkpoints import CheckpointSpec, load_checkpoint, read_checkpoint, short_list
+    from salprep.checkpoints import CheckpointSpec, load_checkpoint, short_list
     from salprep.models.registry import MODELS, WEIGHT_KEYS
 
-    state = read_checkpoint(path, "model.pt")
     if "model" not in state or "state_dict" not in state:
         raise SalprepError(f"not a salprep model.pt (no model / state_dict entries; it has "
                            f"{short_list(sorted(str(k) for k in state), 3)})", path)

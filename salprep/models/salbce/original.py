@@ -29,7 +29,6 @@ from salprep.errors import SalprepError
 from salprep.models.salbce.network import (
     BGR_NAMES,
     ENCODER_CFG,
-    EXTRA_INPUTS,
     SalBCE,
     conv_layers,
     original_sequential,
@@ -218,33 +217,16 @@ def load_salgan(checkpoint_path: str | os.PathLike, *, inputs: str | None = None
 
 
 def _load_salprep(raw: Mapping[str, Any], path: Path) -> SalBCE:
-    """The SalBCE of a salprep model.pt (``{"model", "state_dict", "settings", ...}``)."""
+    """The SalBCE of a salprep model.pt (``{"model", "state_dict", "settings", ...}``), through the
+    one model.pt loader (:func:`salprep.models.predictor.model_from_record`)."""
+    from salprep.models.predictor import model_from_record
     from salprep.models.registry import MODELS
-    from salprep.train.data import INPUT_CHANNELS
 
     name = raw["model"]
     spec = MODELS.get(name) if isinstance(name, str) else None
     if spec is None or spec.family != "salbce":
         raise SalprepError(f"a salprep model.pt of model {name!r}, not a SalBCE model", path)
-    state, settings = raw["state_dict"], raw.get("settings") or spec.recipe
-    if not isinstance(state, Mapping) or not isinstance(settings, Mapping):
-        raise SalprepError("not a salprep model.pt: state_dict / settings are not mappings", path)
-    first = state.get("features.0.weight")
-    if not isinstance(first, torch.Tensor) or first.ndim != 4:
-        raise SalprepError(f"not a {name} model.pt: features.0.weight is "
-                           f"{'missing' if first is None else _describe(first)}", path)
-    in_channels = sum(INPUT_CHANNELS[stage] for stage in spec.inputs)
-    coord = int(first.shape[1]) - in_channels
-    if in_channels not in EXTRA_INPUTS or coord not in (0, 2):
-        raise SalprepError(f"not a {name} model.pt: its first conv takes {first.shape[1]} input channels, "
-                           f"{name} gives {in_channels} (+ 2 CoordConv)", path)
-    batchnorm = any(str(k).endswith(".running_mean") for k in state)
-    try:
-        source = SalBCE(in_channels, coordconv=coord == 2, width=settings.get("width", 1.0), batchnorm=batchnorm)
-    except (TypeError, ValueError) as exc:
-        raise SalprepError(f"{name} model.pt settings do not build SalBCE: {exc}", path) from None
-    load_checkpoint(source, state, CheckpointSpec(name=f"{name} model.pt"), source=path)
-    return source
+    return model_from_record(raw, path)[1]
 
 
 def copy_salbce_weights(target: SalBCE, source: SalBCE, what: str = "source",
