@@ -2,7 +2,9 @@
 # Logic lives in the salprep package; rules are thin `shell:` calls to `salprep <subcommand>`.
 import os
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from salprep.config_check import check_config, read_sources
 
 min_version("9.0")
 
@@ -11,7 +13,13 @@ min_version("9.0")
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# The schema (models: generated from the registry), defaults filled in; a problem stops the plan
+# with one line naming the key and the file it came from (not snakemake.utils.validate's dump of
+# the schema). CONFIG_SOURCES: lowest precedence first, as Snakemake merges them.
+CONFIG_SOURCES = read_sources(
+    [os.path.join(workflow.basedir, "config", "config.yaml"), *workflow.overwrite_configfiles],
+    workflow.config_settings.config)
+check_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"), CONFIG_SOURCES)
 
 
 report: "workflow/report/workflow.rst"

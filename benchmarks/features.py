@@ -198,7 +198,7 @@ def main(argv=None) -> int:
                 (", torch.compile" if compile_ else "")
             rows.append((label, n / t))
 
-    print(f"\n| setting | windows/s | ratio vs baseline | DHF1K hours per stream |")
+    print("\n| setting | windows/s | ratio vs baseline | DHF1K hours per stream |")
     print("|---|---|---|---|")
     for label, rate in rows:
         print(f"| {label} | {rate:.2f} | x{rate / base_rate:.2f} | {DHF1K_WINDOWS / rate / 3600:.1f} |")

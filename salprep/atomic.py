@@ -18,7 +18,10 @@ the process dies, however it dies). So when a writer starts,
   instant exactly one (the one whose temporary name sorts first) completes.
 
 A full disk, a file-size limit or an exceeded quota (ENOSPC, EFBIG, EDQUOT) while writing
-becomes one line naming the destination; the temporary is removed.
+becomes one line naming the destination; the temporary is removed. A destination that cannot
+be written at all (a folder where a file is expected or the reverse, a folder the user may not
+write, a read-only filesystem) is refused by :func:`check_output` before anything is written;
+commands that compute before they write call it first, so they refuse before any work.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-from salprep.errors import SalprepError
+from salprep.errors import NOT_ALLOWED, SalprepError
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +155,35 @@ def disk_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in DISK_FULL
 
 
+def check_output(path: str | os.PathLike, *, directory: bool = False) -> Path:
+    """Refuse, with one line, a destination :func:`atomic_output` could not write: a folder
+    where a file is expected (or a file where a folder is), a parent that is a file, a folder the
+    user may not write. Creates no file; returns ``path``.
+
+    Permissions are read with :func:`os.access` (the effective uid; root passes it): a write
+    that is refused all the same (root squash on NFS, ACLs, a read-only mount) becomes the same
+    kind of line in :func:`atomic_output`.
+    """
+    path = Path(path)
+    if path.is_dir() and not directory:
+        raise SalprepError("is a folder; give the file to write", path)
+    if path.exists() and not path.is_dir() and directory:
+        raise SalprepError("is a file; give the folder to write", path)
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise SalprepError(f"cannot write here: {parent} is not a folder", path)
+    if not os.access(parent, os.W_OK | os.X_OK, effective_ids=os.access in os.supports_effective_ids):
+        raise SalprepError(f"cannot write here: {os.strerror(errno.EACCES)} (folder {parent})", path)
+    return path
+
+
+def _refuse_not_allowed(exc: OSError, path: Path) -> None:
+    if exc.errno in NOT_ALLOWED:
+        raise SalprepError(f"cannot write here: {os.strerror(exc.errno)} (folder {path.parent})", path) from None
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
     """Write ``path`` atomically: yield a temporary path, rename it into place on success.
@@ -164,19 +196,20 @@ def atomic_output(path: str | os.PathLike, *, directory: bool = False) -> Iterat
         SalprepError: another live process is writing ``path``; or the disk, quota or file-size
             limit is full (the temporary is removed, an existing ``path`` is untouched).
     """
-    path = Path(path)
+    path = check_output(path, directory=directory)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_name(path)
+        if directory:
+            tmp.mkdir()
+            fd = os.open(tmp, os.O_RDONLY)
+        else:
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o666)
     except OSError as exc:
         if disk_error(exc):
             raise SalprepError(f"cannot create the folder: {exc.strerror}", path.parent) from None
+        _refuse_not_allowed(exc, path)
         raise
-    tmp = temp_name(path)
-    if directory:
-        tmp.mkdir()
-        fd = os.open(tmp, os.O_RDONLY)
-    else:
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours alone: the name is new
         _refuse_if_busy(path, tmp)

@@ -20,7 +20,7 @@ def center_bias_prior(gt_paths: list[str | Path], *, progress: bool = True) -> n
     total = None
     count = 0
     for path in _progress(gt_paths, desc="center bias", unit="video", enabled=progress):
-        with open_shard(path, "gt") as h5:
+        with open_shard(path, "gt", stored=True) as h5:
             maps = h5["maps"]
             if total is None:
                 total = np.zeros(maps.shape[1:], dtype=np.float64)

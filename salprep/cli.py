@@ -12,7 +12,8 @@ import logging
 import sys
 
 from salprep import __version__
-from salprep.errors import EXIT_BAD_INPUT, SalprepError
+from salprep.atomic import check_output
+from salprep.errors import EXIT_BAD_INPUT, NOT_ALLOWED, SalprepError
 
 # subcommand name -> module under salprep.commands (order = order in --help)
 COMMANDS = {
@@ -73,9 +74,18 @@ def main(argv: list[str] | None = None) -> int:
         format="salprep: %(levelname)s: %(message)s",
     )
     try:
+        for dest, directory in getattr(args, "outputs", ()):  # before any work (set by each parser)
+            if getattr(args, dest, None):
+                check_output(getattr(args, dest), directory=directory)
         return int(args.func(args) or 0)
     except SalprepError as exc:
         print(f"salprep: error: {exc.one_line()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        if exc.errno not in NOT_ALLOWED:
+            raise
+        # a file or folder the user may not read or write (a shared store): theirs to fix
+        print(f"salprep: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("salprep: interrupted", file=sys.stderr)

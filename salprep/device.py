@@ -9,7 +9,8 @@ from salprep.errors import SalprepError
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` → the first CUDA device if there is one, else the CPU; ``cuda[:i]`` must exist.
+    """``auto`` → the first CUDA device if there is one, else the CPU; ``cuda[:i]`` must exist;
+    other device types torch knows (``mps``, ``xpu``, ``meta``) are refused with one line.
 
     With ``SALPREP_GPU_SLOTS=N`` in the environment a CUDA-capable request first takes a GPU slot
     (:mod:`salprep.gpu_slots`; the stage commands' ``--gpu-slots`` does it while parsing): the
@@ -22,6 +23,8 @@ def resolve_device(name: str) -> torch.device:
         device = torch.device(name)
     except RuntimeError:
         raise SalprepError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
+    if device.type not in ("cpu", "cuda"):  # mps, xpu, meta ...: torch knows them, salprep runs on CPU or CUDA
+        raise SalprepError(f"device {name!r}: salprep runs on cpu or cuda (use auto, cpu, cuda or cuda:N)")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SalprepError(f"device {name!r} requested but no CUDA device is available (use auto or cpu)")
     if device.type == "cuda" and (device.index or 0) > 0 and gpu_slots.held_slot() is not None:

@@ -7,9 +7,13 @@ what is wrong with it.
 
 from __future__ import annotations
 
+import errno
 import os
 
 EXIT_BAD_INPUT = 2
+#: OSError numbers that mean "not allowed to read or write here" (EACCES, EPERM, EROFS): the
+#: user's to fix, so one line, not a traceback
+NOT_ALLOWED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 class SalprepError(Exception):

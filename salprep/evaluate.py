@@ -7,6 +7,14 @@ AUC-Judd/NSS against the binary fixation map; sAUC's other map merges the fixati
 ``n_other`` frames drawn without replacement from the whole evaluated frame list; one score per
 frame and metric, NaNs dropped, mean over all frames (frame-level pooling).
 
+What each frame contributes follows from the metric definitions (METRICS.md edge cases): a score
+that is NaN is dropped from that metric's mean, so a metric's mean is over its ``n_scored``
+frames, which can be fewer than ``n_frames``. A frame without fixations scores NaN on AUC-Judd,
+sAUC and NSS (nothing to score against); it still enters CC/SIM/KLD, which compare continuous
+maps, unless that map is constant (CC/SIM NaN). A prediction holding NaN or an infinity scores
+NaN on every metric; a constant one on NSS, CC, sAUC (and SIM unless it is all zero). Every such count is
+reported (``n_scored`` per metric, and :func:`nan_causes` lines), never silently averaged away.
+
 Randomness (frame subsample, other-map draws, AUC jitter, sAUC splits) comes from ``seed``
 only, per frame, so results do not depend on scheduling or worker count.
 
@@ -75,7 +83,7 @@ class PriorPredictor:
 def load_gt_index(paths: list[str | Path]) -> list[GTVideo]:
     index = []
     for path in paths:
-        with open_shard(path, "gt") as h5:
+        with open_shard(path, "gt", stored=True) as h5:
             pts = h5["fixation_points"][...]
             order = np.argsort(pts[:, 0], kind="stable")
             index.append(GTVideo(
@@ -113,18 +121,24 @@ def other_map(index: list[GTVideo], frames: np.ndarray, n_other: int, rng: np.ra
     return out
 
 
+#: per-frame causes of NaN scores, counted beside the scores (columns after :data:`METRICS`)
+CAUSES = ("no_fixations", "nonfinite_prediction", "constant_prediction")
+
+
 def _score_video(vi: int, index, all_frames, predictor, gt_maps, n_other, n_splits, step, seed):
+    """(K, len(METRICS) + len(CAUSES)) float: the scores of the video's sampled frames, then a
+    0/1 flag per cause of :data:`CAUSES`."""
     video = index[vi]
     frames = all_frames[all_frames[:, 0] == vi][:, 1]
     if len(frames) == 0:
-        return np.zeros((0, len(METRICS)))
+        return np.zeros((0, len(METRICS) + len(CAUSES)))
     preds = predictor.predict(video, frames)
     if len(preds) != len(frames):
         raise RuntimeError(f"predictor returned {len(preds)} maps for {len(frames)} frames")
     use_shipped = gt_maps == "shipped" or (gt_maps == "auto" and video.has_shipped)
     if use_shipped and not video.has_shipped:
         raise SalprepError("no published maps in this GT shard (use gt_maps built)", video.path)
-    rows = np.empty((len(frames), len(METRICS)))
+    rows = np.empty((len(frames), len(METRICS) + len(CAUSES)))
     with open_shard(video.path, "gt") as h5:
         for k, t in enumerate(frames):
             t = int(t)
@@ -133,7 +147,10 @@ def _score_video(vi: int, index, all_frames, predictor, gt_maps, n_other, n_spli
             rng = np.random.default_rng([seed, vi, t])
             other = other_map(index, all_frames, n_other, rng)
             scores = all_metrics(preds[k], fix, gt_map, other, rng=rng, n_splits=n_splits, step_size=step)
-            rows[k] = [scores[m] for m in METRICS]
+            pred = np.asarray(preds[k])
+            finite = bool(np.isfinite(pred).all())
+            rows[k] = [scores[m] for m in METRICS] + [
+                not fix.any(), not finite, finite and bool(pred.size) and float(pred.max()) == float(pred.min())]
     return rows
 
 
@@ -154,12 +171,15 @@ def evaluate_split(
     """Score ``predictor`` on the GT shards of one split.
 
     Returns:
-        {"summary": {metric: mean, ..., "n_frames": K}, "per_frame": list of dicts with
-        video, frame and the six scores, "per_video": {video: {metric: mean, "n_frames": k}},
-        "index": the split's :class:`GTVideo` entries}
+        {"summary": {metric: mean, ..., "n_frames": K, "n_scored": {metric: frames in its mean}},
+        "per_frame": list of dicts with video, frame and the six scores, "per_video": {video:
+        {metric: mean, "n_frames": k, "n_scored": {...}}}, "causes": {cause: frames} (only
+        causes that occurred, :data:`CAUSES`), "index": the split's :class:`GTVideo` entries}
     """
     if gt_maps not in ("auto", "shipped", "built"):
         raise ValueError(f"gt_maps must be auto, shipped or built, got {gt_maps!r}")
+    if n_other < 1:
+        raise SalprepError(f"n_other must be at least 1 (sAUC needs fixations of other frames), got {n_other}")
     index = load_gt_index(gt_paths)
     frames = sample_frames(index, max_frames, seed)
     if len(frames) == 0:
@@ -175,10 +195,36 @@ def evaluate_split(
         for t, row in zip(vframes, rows):
             per_frame.append({"video": index[vi].video, "frame": int(t), **dict(zip(METRICS, map(float, row)))})
         if len(rows):
-            per_video[index[vi].video] = {**_pool(rows), "n_frames": int(len(rows))}
+            per_video[index[vi].video] = _pool(rows)
     all_rows = np.concatenate([r for r in results if len(r)])
-    return {"summary": {**_pool(all_rows), "n_frames": int(len(all_rows))},
-            "per_frame": per_frame, "per_video": per_video, "index": index}
+    flags = all_rows[:, len(METRICS):].astype(bool)
+    causes = {c: int(n) for c, n in zip(CAUSES, flags.sum(axis=0)) if n}
+    return {"summary": _pool(all_rows), "per_frame": per_frame, "per_video": per_video, "causes": causes,
+            "index": index}
+
+
+def nan_causes(summary: dict, causes: dict) -> list[str]:
+    """One line per cause of frames missing from a metric's mean (empty when every frame entered
+    every mean): counts of :data:`CAUSES`, and any other NaN (e.g. an all-zero built GT map)."""
+    k = summary["n_frames"]
+    lines = []
+    if causes.get("no_fixations"):
+        lines.append(f"{causes['no_fixations']} of {k} frames have no fixations: they enter no AUC-Judd, sAUC "
+                     "or NSS mean")
+    if causes.get("nonfinite_prediction"):
+        lines.append(f"{causes['nonfinite_prediction']} of {k} predictions hold NaN or an infinity: those "
+                     "frames enter no mean")
+    if causes.get("constant_prediction"):
+        lines.append(f"{causes['constant_prediction']} of {k} predictions are constant maps: NSS, CC and "
+                     "sAUC are NaN for them (SIM too unless the map is all zero)")
+    short = {m: n for m, n in summary["n_scored"].items() if n < k}
+    if short and not lines:
+        lines.append("some scores are NaN (METRICS.md edge cases): " + ", ".join(
+            f"{m} over {n} of {k} frames" for m, n in short.items()))
+    elif short:
+        lines.append("so the means are over: " + ", ".join(f"{m} {n}" for m, n in short.items())
+                     + f" of {k} frames")
+    return lines
 
 
 def compute(tasks: list, scheduler: str = "threads", workers: int = 1, *, show_progress: bool = True) -> list:
@@ -205,10 +251,12 @@ def compute(tasks: list, scheduler: str = "threads", workers: int = 1, *, show_p
 
 
 def _pool(rows: np.ndarray) -> dict:
-    """Mean of each metric over frames, NaN scores dropped (NaN if all are NaN)."""
-    out = {}
+    """Mean of each metric over frames, NaN scores dropped (NaN if all are NaN), ``n_frames``
+    and ``n_scored`` (metric -> the frames that entered its mean)."""
+    out, scored = {}, {}
     for j, name in enumerate(METRICS):
         col = rows[:, j]
         col = col[~np.isnan(col)]
         out[name] = float(col.mean()) if len(col) else math.nan
-    return out
+        scored[name] = int(len(col))
+    return {**out, "n_frames": int(len(rows)), "n_scored": scored}

@@ -110,8 +110,10 @@ def probe_images(path) -> tuple[int, int, int, str]:
 
 
 def read_gray_image(path: str | os.PathLike) -> np.ndarray:
-    """First channel of an image file as uint8 (H, W) (8-bit, 16-bit, palette or RGB images:
-    annotation maps); one line when it is missing or unreadable."""
+    """First channel of an image file as uint8 (H, W) (8-bit, 16-bit, palette or RGB images),
+    for *binary* fixation maps: only whether a pixel is > 0 is kept faithfully (16-bit and
+    integer values above 255 are clipped to 255). Published continuous maps are read with
+    :func:`read_map_image`. One line when the file is missing or unreadable."""
     path = Path(path)
     try:
         with Image.open(path) as img:
@@ -127,3 +129,81 @@ def read_gray_image(path: str | os.PathLike) -> np.ndarray:
     if arr.dtype != np.uint8:
         arr = np.clip(arr, 0, 255).astype(np.uint8)
     return arr
+
+
+#: gray modes PIL opens 16-bit integer images as (PNG, TIFF, PGM; byte orders)
+_MODES_16 = ("I;16", "I;16L", "I;16B", "I;16N")
+#: channels of a colour image may differ by this much and it still counts as gray (JPEG rounding)
+GRAY_TOLERANCE = 16
+
+
+def _integer_bits(img: Image.Image, path: Path) -> int:
+    """Bit depth of a 32-bit-integer (mode ``I``) image: 16 for PNG (PNG has no deeper gray;
+    older PIL opened 16-bit PNGs as ``I``) and for a TIFF whose BitsPerSample is 16; a 32-bit
+    integer image is refused (signed or not, nothing says which range is "full")."""
+    bits = 16 if img.format == "PNG" else None
+    if img.format == "TIFF":
+        tag = getattr(img, "tag_v2", {}).get(258)
+        bits = tag[0] if isinstance(tag, (tuple, list)) and tag else tag
+    if bits == 16:
+        return 16
+    raise SalprepError(f"published map is a {f'{bits}-bit ' if bits else ''}integer {img.format or ''} image: "
+                       "its scale is unknown; save it as an 8- or 16-bit PNG", path)
+
+
+def read_map_image(path: str | os.PathLike) -> np.ndarray:
+    """A published (shipped) continuous saliency map as uint8 (H, W) on the 0..255 scale.
+
+    Each map is read on its own *bit depth's* scale, never rescaled by its own maximum, so a
+    map round-trips to what an 8-bit export of it would be:
+
+    * 8-bit gray (``L``, ``LA``: the alpha is ignored): as stored.
+    * 16-bit gray PNG/TIFF/PGM (``I;16``, PNG ``I``): ``round(value * 255 / 65535)``; a 32-bit
+      integer image is refused.
+    * 1-bit (``1``): 0 or 255.
+    * palette (``P``, ``PA``) and colour (``RGB``, ``RGBA``, ...; 16-bit RGB PNGs are read by PIL
+      at 8 bits): the gray level, when the channels agree (within :data:`GRAY_TOLERANCE`
+      levels); a map in colour (a heat-map rendering) is refused, since its colours are not
+      saliency values.
+    * float (``F``, e.g. a 32-bit float TIFF): values on 0..1 (-> ``round(value * 255)``);
+      values outside [0, 1] or NaN are refused (their scale is unknown).
+
+    Raises:
+        SalprepError: a missing or unreadable file, a colour map, a float map outside [0, 1],
+        a 32-bit integer image.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            mode = img.mode
+            if mode in ("L", "LA"):
+                return np.asarray(img.getchannel(0), dtype=np.uint8)
+            if mode == "1":
+                return np.asarray(img.convert("L"), dtype=np.uint8)
+            if mode in _MODES_16 or mode == "I":
+                if mode == "I":
+                    _integer_bits(img, path)
+                arr = np.asarray(img).astype(np.float64)
+                return np.clip(np.rint(arr * (255.0 / 65535.0)), 0, 255).astype(np.uint8)
+            if mode == "F":
+                arr = np.asarray(img, dtype=np.float64)
+                bad = ~np.isfinite(arr) | (arr < -1e-6) | (arr > 1 + 1e-6)
+                if bad.any():
+                    finite = arr[np.isfinite(arr)]
+                    span = f"{finite.min():.3g}..{finite.max():.3g}" if finite.size else "no finite values"
+                    raise SalprepError(f"published map is a float image with values {span}"
+                                       f"{' and NaN/Inf' if not np.isfinite(arr).all() else ''}: salprep reads "
+                                       "float maps on 0..1; save it as an 8- or 16-bit PNG", path)
+                return np.rint(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
+            rgb = np.asarray(img.convert("RGB"), dtype=np.int16)
+    except FileNotFoundError:
+        raise SalprepError("published map not found", path) from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise SalprepError(f"unreadable image ({exc.__class__.__name__})", path) from None
+    spread = int((rgb.max(axis=2) - rgb.min(axis=2)).max()) if rgb.size else 0
+    if spread > GRAY_TOLERANCE:
+        raise SalprepError(f"published map is in colour (mode {mode}, its channels differ by up to {spread} "
+                           "levels): salprep reads a map's gray level; save the map itself, not a heat-map "
+                           "rendering", path)
+    return rgb[..., 0].astype(np.uint8)

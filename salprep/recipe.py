@@ -13,6 +13,8 @@ Workflow config (:func:`run_overrides`): a dataset entry may state its own devia
 (``datasets.<name>.stages`` / ``.models``, e.g. the demo's small CPU sizes); the run's top-level
 ``stages`` / ``models`` apply over them. Any dataset without its own entries gets the papers'
 recipes. Imports neither torch nor PyAV: the ``recipe`` rule stays cheap.
+
+The workflow config itself is checked at plan time by :mod:`salprep.config_check`.
 """
 
 from __future__ import annotations

@@ -147,8 +147,16 @@ def summary_markdown(rows: dict[str, dict], paper: dict[str, dict], split: str, 
         published = paper.get(model) or {}
         pub = " / ".join(_cell(published.get(m)) for m in ("auc_judd", "auc_shuffled", "nss", "cc", "sim")) \
             if published else "–"
+        short = _short_scored(got)
+        frames = f"{got.get('n_frames', '–')}{' †' if short else ''}"
         lines.append(f"| {model} | " + " | ".join(_cell(got.get(m)) for m in SUMMARY_METRICS)
-                     + f" | {got.get('n_frames', '–')} | {_recipe_cell(recipes.get(model))} | {pub} |")
+                     + f" | {frames} | {_recipe_cell(recipes.get(model))} | {pub} |")
+    partial = {m: _short_scored((r or {}).get(split, {})) for m, r in rows.items()}
+    if any(partial.values()):
+        lines += ["", "† some metrics are means over fewer frames (their scores are NaN on the others: "
+                  "no fixations, a constant or non-finite prediction; METRICS.md):", ""]
+        lines += [f"- {model}: " + ", ".join(f"{METRIC_LABELS[k]} over {n}" for k, n in short.items())
+                  + f" of {rows[model][split]['n_frames']} frames" for model, short in partial.items() if short]
     deviating = {m: r for m, r in recipes.items() if m in rows and not r["paper"]}
     if deviating:
         lines += ["", "Deviations from the papers' recipes (results/recipe.json):", ""]
@@ -156,6 +164,12 @@ def summary_markdown(rows: dict[str, dict], paper: dict[str, dict], split: str, 
 
         lines += [f"- {model}: {describe(result)}" for model, result in deviating.items()]
     return "\n".join(lines) + "\n"
+
+
+def _short_scored(metrics: dict) -> dict:
+    """metric -> frames in its mean, for the metrics whose mean is over fewer than n_frames."""
+    k = metrics.get("n_frames")
+    return {m: n for m, n in (metrics.get("n_scored") or {}).items() if k is not None and n < k}
 
 
 def _recipe_cell(result: dict | None) -> str:

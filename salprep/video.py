@@ -2,6 +2,22 @@
 
 Frames are RGB ``uint8`` arrays of shape (H, W, 3) unless stated otherwise. Frame indices are
 0-based inside salprep.
+
+Rotation metadata (decision: applied). A phone video is usually stored sideways with a display
+matrix (MP4/MOV ``tkhd`` matrix, Matroska projection; ffprobe prints "displaymatrix: rotation of
+-90.00 degrees") telling players to turn it. salprep decodes every frame in *display*
+orientation, as FFmpeg players and ``ffmpeg`` itself (autorotate) show it: frames, sizes
+(:class:`VideoInfo` ``width`` x ``height``) and every stage's output are those of the displayed
+video, so annotations drawn on what a player shows match, and a size mismatch with annotations
+names the rotation. PyAV 18.1 (pinned) hands FFmpeg's ``DISPLAYMATRIX`` side data to every
+decoded frame; it is read from there (:func:`frame_orientation`), applied exactly as FFmpeg's
+autorotate does (multiples of 90 degrees, with the mirrorings a matrix can add), and for a
+resized decode the frame is scaled to the transposed size first, so the result has the size
+asked for. Refused with one line naming it: a matrix that is not a multiple of 90 degrees (or
+scales), a matrix that changes within the video, and a ``rotate`` tag without a display matrix
+(a Matroska ``ROTATE`` tag from old FFmpeg remuxes: FFmpeg 8 players ignore it while older
+tools turned the picture, so which orientation the annotations saw cannot be known). AVI has
+no rotation metadata. Frame images (:mod:`salprep.image_frames`) are read as stored.
 """
 
 from __future__ import annotations
@@ -18,6 +34,8 @@ import numpy as np
 from salprep.atomic import atomic_output
 from salprep.errors import SalprepError
 from salprep.image_frames import is_image_source, iter_image_frames, probe_images
+from salprep.orientation import IDENTITY as _IDENTITY
+from salprep.orientation import Orientation, frame_orientation
 
 
 @dataclass(frozen=True)
@@ -31,6 +49,22 @@ class VideoInfo:
     fps: float
     codec: str
     declared_frames: int  # what the container says (0 when it does not say)
+    #: the display matrix applied to every frame (:class:`Orientation`); width x height are the
+    #: displayed size, ``orientation.stored_size(width, height)`` the size stored in the file
+    orientation: Orientation | None = None
+
+    @property
+    def rotation(self) -> int:
+        """Degrees counter-clockwise of the applied display matrix, as ffprobe prints them
+        (-90: the stored picture is turned 90 degrees clockwise for display); 0 when none."""
+        return self.orientation.degrees if self.orientation else 0
+
+    def size_note(self) -> str:
+        """What to append to "the video is WxH" in a size message: empty for a video without
+        rotation metadata, else which rotation was applied and the stored size."""
+        if not self.orientation:
+            return ""
+        return self.orientation.note(self.width, self.height)
 
     def as_dict(self) -> dict:
         return {
@@ -41,6 +75,8 @@ class VideoInfo:
             "fps": self.fps,
             "codec": self.codec,
             "declared_frames": self.declared_frames,
+            "rotation": self.rotation,
+            "orientation": (self.orientation or _IDENTITY).describe(),
         }
 
 
@@ -77,11 +113,13 @@ def iter_frames(
         gray: return (H, W) uint8 luma instead of (H, W, 3) uint8 RGB.
 
     Yields:
-        uint8 arrays, (H, W, 3) RGB in 0-255, or (H, W) gray.
+        uint8 arrays, (H, W, 3) RGB in 0-255, or (H, W) gray, in display orientation: a frame
+        with rotation metadata is turned as players show it (module docstring); ``size`` is
+        the displayed size.
 
     Raises:
         SalprepError: the file is missing, not a video, or a packet cannot be decoded
-        (corrupt or truncated data).
+        (corrupt or truncated data); rotation metadata salprep does not apply.
     """
     if is_image_source(path):
         yield from iter_image_frames(path, size=size, gray=gray)
@@ -93,7 +131,13 @@ def iter_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            yield frame.to_ndarray(format=fmt, width=width, height=height)
+            turn = frame_orientation(frame, stream, path)
+            if not turn:
+                yield frame.to_ndarray(format=fmt, width=width, height=height)
+            elif turn.transpose:  # scale to the stored-orientation size, then turn
+                yield turn.apply(frame.to_ndarray(format=fmt, width=height, height=width))
+            else:
+                yield turn.apply(frame.to_ndarray(format=fmt, width=width, height=height))
     except av.FFmpegError as exc:
         raise SalprepError(f"cannot decode video data ({_reason(exc)})", path) from None
     finally:
@@ -165,9 +209,13 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     A folder of frame images or one image (:mod:`salprep.image_frames`) is probed from its
     image headers: frames = images, fps 0 (unknown: the dataset states it).
 
+    ``width`` x ``height`` are the displayed size: with rotation metadata (module docstring)
+    the stored one turned; ``orientation`` says how.
+
     Raises:
         SalprepError: unreadable video, no frames, fewer frames decoded than the container
-        declares, or a decoded duration shorter than the declared one (truncated file).
+        declares, or a decoded duration shorter than the declared one (truncated file);
+        rotation metadata salprep does not apply, or that changes within the video.
     """
     if is_image_source(path):
         n, width, height, codec = probe_images(path)
@@ -183,9 +231,14 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         width = height = 0
         first_pts = last_pts = None  # seconds; smallest and largest presentation time decoded
         last_len = 0.0  # duration of the frame at last_pts, seconds (0 when the container omits it)
+        turn = _IDENTITY
         for frame in container.decode(stream):
             if n == 0:
-                width, height = frame.width, frame.height
+                turn = frame_orientation(frame, stream, path)
+                width, height = (frame.height, frame.width) if turn.transpose else (frame.width, frame.height)
+            elif (other := frame_orientation(frame, stream, path)) != turn:
+                raise SalprepError(f"rotation metadata changes within the video (frame {n} is {other.describe()}, "
+                                   f"frame 0 {turn.describe()}): re-encode it upright", path)
             n += 1
             tb = frame.time_base or stream.time_base
             if frame.pts is not None and tb:
@@ -217,7 +270,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         if expected - decoded > max(SHORT_FRAMES * period, SHORT_FRACTION * expected):
             raise SalprepError(f"truncated video: decoded {n} frames = {decoded:.2f} s of the {expected:.2f} s "
                                "the container declares", path)
-    return VideoInfo(str(path), n, width, height, fps, codec, declared)
+    return VideoInfo(str(path), n, width, height, fps, codec, declared, turn if turn else None)
 
 
 def write_video(

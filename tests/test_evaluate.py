@@ -160,7 +160,7 @@ def test_train_and_evaluate_commands(gt_shards, tmp_path, capsys):
     result = json.loads((out / "metrics.json").read_text())
     assert set(result) == {"val", "train"}
     for split in result.values():
-        assert set(split) == set(METRICS) | {"n_frames"}
+        assert set(split) == set(METRICS) | {"n_frames", "n_scored"}
         assert split["n_frames"] == 6
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["config"] == {"dataset": "tiny"} and len(prov["shards"]) == 2

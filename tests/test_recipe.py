@@ -140,7 +140,9 @@ def test_recipe_command_table_json_and_errors(tmp_path, capsys):
     bad.write_text(yaml.safe_dump({**CONFIG, "stages": {"i3d_rgb": {"windw": 9}}}))
     assert main(["recipe", "--configfile", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("salprep: error: stages.i3d_rgb: unknown settings ['windw']")
+    # the workflow's own config check (salprep.config_check), naming the file
+    assert err == [f"salprep: error: {bad}: Error validating config: stages.i3d_rgb.windw: unknown key (did you mean "
+                   "window? known: batch_size, device, dtype, pad_start, pool, size, stride, window)"]
     assert main(["recipe", str(example)]) == 2
     assert "not a recipe.json" in capsys.readouterr().err
 

@@ -82,7 +82,7 @@ def test_demo_dag_builds_center_bias_results(demo_run):
     metrics = json.loads((demo_run / "results" / "center_bias" / "metrics.json").read_text())
     assert set(metrics) == {"val"}
     val = metrics["val"]
-    assert set(val) == {"auc_judd", "auc_shuffled", "nss", "cc", "sim", "kld", "n_frames"}
+    assert set(val) == {"auc_judd", "auc_shuffled", "nss", "cc", "sim", "kld", "n_frames", "n_scored"}
     assert val["n_frames"] == 2 * 12
     assert 0.5 < val["auc_judd"] < 1.0
     prov = json.loads((demo_run / "results" / "center_bias" / "provenance.json").read_text())

@@ -23,7 +23,7 @@ def register_parser(sub) -> None:
     )
     add_dataset_video_arguments(p)
     p.add_argument("--out", required=True, help="stamp file to write (.json)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, outputs=[("out", False)])
 
 
 def run(args) -> int:

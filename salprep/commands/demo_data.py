@@ -42,7 +42,7 @@ def register_parser(sub) -> None:
                    "screen; e.g. 160x90 for fast tests (default: %(default)s)")
     p.add_argument("--no-gaze", action="store_true",
                    help="do not write the raw gaze records (gaze_record/); the fixation maps stay the same")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, outputs=[("out", True), ("weights_out", True)])
 
 
 def run(args) -> int:

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ def register_parser(sub) -> None:
                    "workers see the same paths; the scores are the same on each")
     p.add_argument("--overlays", type=int, default=4, help="overlay images per split (0: none)")
     p.add_argument("--config-json", default=None, help="effective workflow config, for provenance")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, outputs=[("out_dir", True)])
 
 
 def load_predictor(model: str, checkpoint: str, device: str = "cpu"):
@@ -140,6 +141,12 @@ def _overlays(split: str, index, predictor, n: int, out: Path, seed: int) -> Pat
     return path
 
 
+def _flat(scores: dict) -> dict:
+    """A per-video row for the CSV: ``n_scored`` spread into ``n_scored_<metric>`` columns."""
+    row = {k: v for k, v in scores.items() if k != "n_scored"}
+    return {**row, **{f"n_scored_{m}": n for m, n in scores["n_scored"].items()}}
+
+
 def _json_safe(value):
     """NaN is not JSON: write null for a metric no frame could score."""
     if isinstance(value, dict):
@@ -163,6 +170,9 @@ def _recipe(config: dict, model: str) -> dict:
 def run(args) -> int:
     """Everything is written into a hidden temporary folder renamed to --out-dir at the end: a
     failed evaluation leaves no partial results/<model>/ (and an earlier one as it was)."""
+    for option in ("max_frames", "n_other", "n_splits", "workers"):
+        if getattr(args, option) < 1:
+            raise SalprepError(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
     predictor, train_meta = load_predictor(args.model, args.checkpoint, args.device)
     with atomic_output(Path(args.out_dir), directory=True) as out:
         _evaluate(args, predictor, train_meta, out)
@@ -170,7 +180,7 @@ def run(args) -> int:
 
 
 def _evaluate(args, predictor, train_meta: dict, out: Path) -> None:
-    from salprep.evaluate import METRICS, evaluate_split
+    from salprep.evaluate import METRICS, evaluate_split, nan_causes
     from salprep.report import metric_histograms, save_map_png
 
     metrics, per_video, per_frame, all_shards = {}, [], [], []
@@ -184,7 +194,9 @@ def _evaluate(args, predictor, train_meta: dict, out: Path) -> None:
             gt_maps=args.gt_maps, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
         )
         metrics[name] = result["summary"]
-        per_video += [{"split": name, "video": v, **s} for v, s in result["per_video"].items()]
+        per_video += [{"split": name, "video": v, **_flat(s)} for v, s in result["per_video"].items()]
+        for line in nan_causes(result["summary"], result["causes"]):
+            print(f"salprep: warning: {args.model} {name}: {line}", file=sys.stderr)
         per_frame += [{"split": name, **r} for r in result["per_frame"]]
         metric_histograms(result["per_frame"], METRICS, out / f"scores_{name}.png",
                           title=f"{args.model} on {name}: per-frame scores")

@@ -16,7 +16,9 @@ def register_parser(sub) -> None:
         "blur them into continuous saliency maps and write store/<dataset>/gt/<video>.h5 "
         "(datasets: fixations (T,H,W) uint8 0/1, maps (T,H,W) uint16 codes of [0,1] (attribute scale = 1/65535), "
         "fixation_points (N,3) int32 frame,y,x, and shipped_maps (T,H,W) uint8 when the dataset "
-        "publishes maps). Sigma etc. default to the layout's preset (DATASETS.md).",
+        "publishes maps: each on the 0..255 scale of its own bit depth, a 16-bit map as round(value*255/65535)). "
+        "Frames are the video as displayed (rotation metadata applied). Sigma etc. default to the layout's preset "
+        "(DATASETS.md).",
     )
     add_dataset_video_arguments(p)
     p.add_argument("--out", required=True, help="output shard path (.h5)")
@@ -38,9 +40,10 @@ def register_parser(sub) -> None:
     p.add_argument("--cartesian", action="store_true",
                    help="dhf1k --fixations gaze: reproduce record_mapping.m's every-(y_i, x_j) quirk")
     p.add_argument("--compare", action="store_true",
-                   help="report the CC between built and published maps (per frame mean/min)")
+                   help="report the CC between built and published maps (mean/min over the frames with "
+                   "fixations; a video without fixations, or without published maps, says so)")
     p.add_argument("--no-shipped", action="store_true", help="do not copy published maps into the shard")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, outputs=[("out", False)])
 
 
 def run(args) -> int:
@@ -57,9 +60,19 @@ def run(args) -> int:
     print(msg)
     if args.compare:
         ccs = result["ccs"]
-        if ccs:
-            print(f"CC(built, published) over {len(ccs)} frames: mean {np.nanmean(ccs):.4f}, "
-                  f"min {np.nanmin(ccs):.4f}")
-        else:
+        scored = [c for c in ccs if np.isfinite(c)]
+        if scored:
+            flat = len(ccs) - len(scored)
+            print(f"CC(built, published) over {len(scored)} frames: mean {np.mean(scored):.4f}, "
+                  f"min {np.min(scored):.4f}"
+                  + (f" ({flat} frame(s) with fixations have a constant published map: no CC)" if flat else ""))
+        elif ccs:
+            print(f"no CC: the published map is constant (e.g. all zero) on all {len(ccs)} frames with fixations")
+        elif args.no_shipped:
+            print("published maps not read (--no-shipped): nothing compared")
+        elif not result.get("published"):
             print("no published maps to compare with")
+        else:
+            print(f"no fixations in this video: nothing to compare the {result['published']} published "
+                  "maps with")
     return 0

@@ -17,7 +17,8 @@ def register_parser(sub) -> None:
         "probe",
         help="print a video's decoded frame count, size, fps and codec",
         description="Decode VIDEO completely and print its frame count, width x height, fps and "
-        "codec. With --annotations, check that the annotation folder has one fixation map (and "
+        "codec (the displayed size: rotation metadata is applied, and named). With --annotations, "
+        "check that the annotation folder has one fixation map (and "
         "one published map, if any) per decoded frame, each the size of the video; a mismatch exits "
         "with code 2.",
     )
@@ -44,8 +45,12 @@ def _image_size(path: Path) -> tuple[int, int]:
         raise SalprepError(f"not a readable image ({exc.__class__.__name__})", path) from None
 
 
-def check_annotations(folder: Path, frames: int, width: int, height: int) -> dict:
+def check_annotations(folder: Path, frames: int, width: int, height: int, size_note: str = "") -> dict:
     """Check the per-frame annotation files in ``folder`` against the video.
+
+    ``width`` x ``height``: the video as displayed (:func:`salprep.video.probe_video`);
+    ``size_note``: appended to the video's size in a size mismatch (``VideoInfo.size_note()``:
+    names the rotation metadata applied, and the stored size).
 
     ``fixation/*.png`` (and ``maps/*.png``, when there are any; in the numeric order of the
     last number in their names: DHF1K, Hollywood-2 and UCF-Sports folders) must number ``frames``
@@ -78,7 +83,7 @@ def check_annotations(folder: Path, frames: int, width: int, height: int) -> dic
         sub, path, (w, h) = wrong[0]
         more = len(wrong) - 1
         tail = f" (and {more} more file{'s' if more > 1 else ''})" if more else ""
-        raise SalprepError(f"{_KIND[sub]} is {w}x{h} but the video is {width}x{height}{tail}", path)
+        raise SalprepError(f"{_KIND[sub]} is {w}x{h} but the video is {width}x{height}{size_note}{tail}", path)
     return counts
 
 
@@ -87,12 +92,16 @@ def run(args) -> int:
     result = info.as_dict()
     if args.annotations:
         result["annotation_frames"] = check_annotations(Path(args.annotations), info.frames,
-                                                         info.width, info.height)
+                                                         info.width, info.height, info.size_note())
     if args.json:
         print(json.dumps(result))
     else:
+        turned = ""
+        if info.orientation:
+            sw, sh = info.orientation.stored_size(info.width, info.height)
+            turned = f", rotation metadata applied ({info.orientation.describe()}; stored {sw}x{sh})"
         print(f"{info.path}: {info.frames} frames, {info.width}x{info.height}, "
-              f"{info.fps:.3f} fps, codec {info.codec}")
+              f"{info.fps:.3f} fps, codec {info.codec}{turned}")
         if args.annotations:
             counts = ", ".join(f"{k} {v}" for k, v in result["annotation_frames"].items())
             print(f"{args.annotations}: {counts} frames: match; all {info.width}x{info.height} like the video")

@@ -8,6 +8,9 @@ from pathlib import Path
 from salprep.atomic import atomic_output
 from salprep.errors import SalprepError
 
+#: the workflow's config schema, in the checkout this package runs from
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
 
 def register_parser(sub) -> None:
     p = sub.add_parser(
@@ -22,7 +25,7 @@ def register_parser(sub) -> None:
     src.add_argument("--configfile", nargs="+", default=None, metavar="YAML", help="workflow config files")
     src.add_argument("--run-json", default=None, help="the run's overrides (salprep.recipe.run_overrides) as JSON")
     p.add_argument("--out", default=None, help="write the record here (JSON)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, outputs=[("out", False)])
 
 
 def _read(path: str) -> dict:
@@ -59,9 +62,13 @@ def run(args) -> int:
             except ValueError as exc:
                 raise SalprepError(f"--run-json is not valid JSON ({exc})") from None
         else:
+            from salprep.config_check import check_config, read_sources
+
             config: dict = {}
             for path in args.configfile:
                 config = recipe.merge(config, _read(path))
+            if SCHEMA.exists():  # the workflow's own check (a checkout; an installed wheel has no workflow/)
+                check_config(config, SCHEMA, read_sources(args.configfile))
             run_overrides = recipe.run_overrides(config)
         record = recipe.recipe(run_overrides)
     if args.out:

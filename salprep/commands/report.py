@@ -25,7 +25,7 @@ def register_parser(sub) -> None:
                    help="results/recipe.json: a column saying which results are the papers' recipe, and the "
                    "deviations of the others")
     p.add_argument("--out", required=True, help="summary.md (summary.png is written beside it)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, outputs=[("out", False)])
 
 
 def run(args) -> int:

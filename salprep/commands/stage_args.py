@@ -43,6 +43,7 @@ def add_stage_arguments(p, defaults: dict, unit: str) -> None:
     (with ``--gpu-slots``), ``--dtype`` and ``--batch-size`` (``unit``: what a batch counts, e.g.
     "windows")."""
     p.add_argument("--out", required=True, help="output shard (.h5)")
+    p.set_defaults(outputs=[("out", False)])
     p.add_argument("--dataset-name", default="unknown", help="dataset name recorded in the shard")
     p.add_argument("--video-id", default=None, help="video id recorded in the shard (default: file stem)")
     if "device" in defaults:

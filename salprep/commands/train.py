@@ -40,7 +40,7 @@ def register_parser(sub) -> None:
     p.add_argument("--amp", action="store_true", help="autocast the forward (float16 on CUDA, bfloat16 on CPU)")
     p.add_argument("--resume", default=None, help="a checkpoint.pt of the same model to continue from")
     p.add_argument("--config-json", default=None, help="effective workflow config, for provenance")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, outputs=[("out_dir", True)])
 
 
 def _settings(spec, text: str | None) -> dict:

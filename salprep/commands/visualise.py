@@ -28,7 +28,7 @@ def register_parser(sub) -> None:
     p.add_argument("shard", help="a flow_tvl1, flow_spynet or depth shard (store/<ds>/<stage>/<v>.h5)")
     p.add_argument("--out", required=True, help="PNG to write")
     p.add_argument("--frames", type=_positive, default=4, help="frames to show (default: %(default)s)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, outputs=[("out", False)])
 
 
 def run(args) -> int:

@@ -55,12 +55,22 @@ class VideoFixations:
 
 @dataclass(frozen=True)
 class FrameInfo:
-    """What an adapter needs to know of a video to place its fixations (from ``probe_video``)."""
+    """What an adapter needs to know of a video to place its fixations (from ``probe_video``).
+
+    ``width`` x ``height``: the decoded frames, in display orientation (rotation metadata is
+    applied, :mod:`salprep.video`); ``size_note``: ``VideoInfo.size_note()`` -- empty, or which
+    rotation was applied and the stored size, for size messages (:meth:`size_text`).
+    """
 
     frames: int
     width: int
     height: int
     fps: float
+    size_note: str = ""
+
+    def size_text(self) -> str:
+        """``"80x48"``, with the rotation note when there is one: what "the video is ..." says."""
+        return f"{self.width}x{self.height}{self.size_note}"
 
 
 class VideoDataset(abc.ABC):

@@ -45,6 +45,31 @@ def video_id(number: int) -> str:
     return f"{int(number):03d}"
 
 
+def check_numbering(folder: Path, files: list[Path], kind: str) -> None:
+    """One line unless ``files`` (sorted by number) are numbered 0001..T without gaps, saying
+    what is off: numbering from 0000 (DHF1K's starts at 0001), or the numbers missing below the
+    highest one."""
+    numbers = [int(_FRAME_RE.match(p.name).group(1)) for p in files]
+    n = len(files)
+    if numbers == list(range(1, n + 1)):
+        return
+    head = f"{kind} frames are not numbered 1..{n}"
+    if numbers == list(range(n)):
+        raise SalprepError(f"{head}: they start at 0000.png where DHF1K starts at 0001.png (0001.png is the first "
+                           f"frame); rename each to its number + 1 (0000.png -> 0001.png, ..., {n - 1:04d}.png -> "
+                           f"{n:04d}.png)", folder)
+    missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))
+    shown = ", ".join(f"{v:04d}.png" for v in missing[:5])
+    shown += f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    parts = [f"missing {shown}"] if missing else []
+    if numbers[0] == 0:
+        parts.append("0000.png is not a DHF1K frame (numbering starts at 0001.png)")
+    twice = sorted({v for v in numbers if numbers.count(v) > 1})
+    if twice:
+        parts.append("several files numbered " + ", ".join(f"{v:04d}" for v in twice[:5]))
+    raise SalprepError(f"{head} ({'; '.join(parts)})", folder)
+
+
 def _numbered(folder: Path, pattern: re.Pattern) -> list[Path]:
     if not folder.is_dir():
         return []
@@ -107,14 +132,17 @@ class DHF1K(VideoDataset):
         files = _numbered(folder, _FRAME_RE)
         if not files:
             raise SalprepError("annotation folder has no fixation PNGs", folder)
-        numbers = [int(_FRAME_RE.match(p.name).group(1)) for p in files]
-        if numbers != list(range(1, len(files) + 1)):
-            gaps = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))[:5]
-            raise SalprepError(f"fixation frames are not numbered 1..{len(files)} (missing e.g. {gaps})", folder)
+        check_numbering(folder, files, "fixation")
         return files
 
     def shipped_map_files(self, video):
-        return _numbered(self.annotation_dir(video) / "maps", _FRAME_RE)
+        """The published maps ``maps/NNNN.png``, numbered 1..T like the fixation maps ([] when
+        there are none)."""
+        folder = self.annotation_dir(video) / "maps"
+        files = _numbered(folder, _FRAME_RE)
+        if files:
+            check_numbering(folder, files, "published map")
+        return files
 
     def fixations(self, video, info: FrameInfo, source=None, cartesian: bool = False, **options):
         """``png``: the fixated pixels of each ``fixation/NNNN.png``; ``gaze``: the raw records
@@ -133,15 +161,15 @@ class DHF1K(VideoDataset):
         if len(files) != info.frames:
             raise SalprepError(f"{len(files)} fixation frames but the video decodes to {info.frames}",
                                files[0].parent)
-        points = [points_of_binary_map(self.read_fixation_file(f, shape)) for f in files]
+        points = [points_of_binary_map(self.read_fixation_file(f, shape, info.size_text())) for f in files]
         return VideoFixations(points, files, 0, "union")
 
     @staticmethod
-    def read_fixation_file(path: Path, shape: tuple[int, int]) -> np.ndarray:
-        """Binary (H, W) map of one fixation PNG (fixated pixels > 0); one line for another size."""
+    def read_fixation_file(path: Path, shape: tuple[int, int], video_size: str | None = None) -> np.ndarray:
+        """Binary (H, W) map of one fixation PNG (fixated pixels > 0); one line for another size
+        (``video_size``: how the message states the video's size, :meth:`FrameInfo.size_text`)."""
         arr = read_gray_image(path)
         if arr.shape != tuple(shape):
-            raise SalprepError(
-                f"fixation map is {arr.shape[1]}x{arr.shape[0]}, the video is {shape[1]}x{shape[0]}", path
-            )
+            video_size = video_size or f"{shape[1]}x{shape[0]}"
+            raise SalprepError(f"fixation map is {arr.shape[1]}x{arr.shape[0]}, the video is {video_size}", path)
         return arr > 0

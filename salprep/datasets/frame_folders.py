@@ -163,7 +163,7 @@ class FrameFolderDataset(VideoDataset):
             fixated = read_gray_image(path)
             if fixated.shape != (info.height, info.width):
                 raise SalprepError(f"fixation map is {fixated.shape[1]}x{fixated.shape[0]}, "
-                                   f"the video is {info.width}x{info.height}", path)
+                                   f"the video is {info.size_text()}", path)
             points.append(points_of_binary_map(fixated > 0))
         return VideoFixations(points=points, sources=files, dropped=0, combine="union")
 

@@ -2,7 +2,8 @@
 
 ``salprep train``, ``salprep evaluate`` and the workflow rules read this one table; a model's
 recipe (:attr:`ModelSpec.recipe`) is the single place its training defaults are stated, and the
-workflow's ``models.<name>`` config section overrides keys of it.
+workflow's ``models.<name>`` config section overrides keys of it. What each key accepts is its
+default's type and :data:`SETTING_LIMITS`; :func:`models_schema` makes the config schema of it.
 
 Families share one backbone each and vary by configuration, never by copies of a network:
 
@@ -75,8 +76,35 @@ SALBCE_RECIPE = {
 #: recipe keys naming weight files that only start training (a trained model.pt's state_dict
 #: replaces them; the Snakemake train rule takes them as inputs)
 WEIGHT_KEYS = ("vgg16", "init")
+
 #: what the thesis started SalBCE training from (``init`` empty is a deviation from it)
 SALBCE_PAPER_INIT = "an original SalGAN generator trained on SALICON (the thesis fine-tunes it)"
+
+#: The values a recipe key accepts beyond its default's type (JSON-schema keywords), stated once:
+#: the workflow's config schema (``models.<name>``: :func:`models_schema`, checked at plan time)
+#: and :meth:`ModelSpec.settings` (``salprep train --settings-json``) both check them. A number
+#: key must also be finite. What the training loop needs: at least one epoch and one sample per
+#: batch, a positive lr, StepLR's positive step, ReduceLROnPlateau's factor below 1.
+SETTING_LIMITS = {
+    "epochs": {"minimum": 1},
+    "batch_size": {"minimum": 1},
+    "lr": {"exclusiveMinimum": 0},
+    "weight_decay": {"minimum": 0},
+    "lr_halving_iterations": {"minimum": 1},
+    "frames_per_video": {"minimum": 0},                                 # 0: every annotated frame
+    "plateau_factor": {"exclusiveMinimum": 0, "exclusiveMaximum": 1},
+    "plateau_patience": {"minimum": 0},
+    # above 1 no paper's network, and no weight file fits; a typo (25 for 0.25) would build a
+    # network of 625 times the parameters
+    "width": {"exclusiveMinimum": 0, "maximum": 1},
+    "rotate": {"minimum": 0, "maximum": 180},                           # degrees either way
+    "augment": {"enum": ["thesis", "none"]},                            # salprep.train.loop._augmented
+    "seed": {"minimum": 0},
+}
+#: the optimisers each family's training builds (salprep.train.loop.make_optimizer)
+OPTIMIZERS = {"lsts": ["rmsprop", "adam"], "salbce": ["adam", "sgd"]}
+#: the JSON-schema type of a recipe key, from its default's Python type (bool before int)
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
 
 
 @dataclass(frozen=True)
@@ -116,12 +144,27 @@ class ModelSpec:
         return self.family == "salbce"
 
     def settings(self, overrides: dict | None = None) -> dict:
-        """The recipe with ``overrides`` applied; unknown keys are refused."""
+        """The recipe with ``overrides`` applied. Unknown keys, and values of another type or
+        outside the key's range (:func:`settings_schema`, as the workflow's config schema checks
+        them), are refused with one line naming ``models.<name>.<key>``, the value and what is
+        allowed."""
+        from salprep.config_check import and_more, schema_errors
+
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(self.recipe))
         if unknown:
-            raise SalprepError(f"model {self.name}: unknown settings {unknown} (known: {sorted(self.recipe)})")
+            raise SalprepError(f"models.{self.name}: unknown settings {unknown} (known: {sorted(self.recipe)})")
+        problems = schema_errors(overrides, settings_schema(self), f"models.{self.name}")
+        if problems:
+            raise SalprepError(problems[0] + and_more(len(problems) - 1))
         return {**self.recipe, **overrides}
+
+    def limits(self, key: str) -> dict:
+        """What ``key`` accepts beyond its default's type (:data:`SETTING_LIMITS`; the optimiser
+        by family)."""
+        if key == "optimizer":
+            return {"enum": list(OPTIMIZERS[self.family])}
+        return dict(SETTING_LIMITS.get(key, {}))
 
 
 def _lsts(in_channels: int) -> Callable[[dict], Any]:
@@ -176,6 +219,26 @@ MODELS: dict[str, ModelSpec] = {
     "salbce_flow": ModelSpec("salbce_flow", "salbce", ("frames", "flow_spynet"), SALBCE_RECIPE, _salbce(5, False),
                              "bce", source=SALBCE_SOURCE, paper_init=SALBCE_PAPER_INIT),
 }
+
+
+def settings_schema(spec: ModelSpec) -> dict:
+    """The JSON schema of ``models.<name>``: every recipe key, typed as its default, with its
+    limits (:meth:`ModelSpec.limits`); no other key."""
+    properties = {}
+    for key, default in spec.recipe.items():
+        kind = next(name for cls, name in _JSON_TYPES if isinstance(default, cls))
+        properties[key] = {"type": kind, **({"finite": True} if kind == "number" else {}), **spec.limits(key)}
+    return {"type": "object", "additionalProperties": False, "properties": properties}
+
+
+def models_schema() -> dict:
+    """The JSON schema of a config's ``models:`` section (top level and ``datasets.<name>.models``):
+    one :func:`settings_schema` per registered model, no other name. The workflow puts it in
+    place of the placeholder in workflow/schemas/config.schema.yaml, so the config schema and the
+    registry cannot drift."""
+    return {"type": "object", "additionalProperties": False,
+            "description": "per-model overrides of the registry recipe (salprep.models.registry)",
+            "properties": {name: settings_schema(spec) for name, spec in MODELS.items()}}
 
 
 def get_model(name: str) -> ModelSpec:

@@ -2,7 +2,11 @@
 
 Datasets: ``fixations`` (T, H, W) uint8 0/1, ``maps`` (T, H, W) uint16 codes of [0, 1]
 (attribute ``scale`` = 1/65535), ``fixation_points`` (N, 3) int32 frame, y, x, and
-``shipped_maps`` (T, H, W) uint8 when the dataset publishes maps.
+``shipped_maps`` (T, H, W) uint8 when the dataset publishes maps: each published map on the 0..255
+scale of its own bit depth (a 16-bit map: ``round(value * 255 / 65535)``, never divided by its own
+maximum; :func:`salprep.image_frames.read_map_image`), so a 16-bit export and an 8-bit export of
+one map give the same codes (within one level). Frames are those of the video as displayed
+(rotation metadata applied, :mod:`salprep.video`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import numpy as np
 from salprep import gt as gtlib
 from salprep.datasets import FrameInfo, open_dataset
 from salprep.errors import SalprepError
-from salprep.image_frames import read_gray_image
+from salprep.image_frames import read_map_image
 from salprep.stages.runner import StageRun, run_stage
 from salprep.stages.samplers import EveryNth
 from salprep.store import sha256_files
@@ -79,17 +83,19 @@ class _GTCompute:
             shard.attrs["shipped_cc_mean"] = float(np.nanmean(self.ccs))
 
 
-def _frames(fixation_frame, shipped: list[Path], n: int, shape: tuple[int, int]):
-    """(1 or 2, H, W) uint8 per frame: the fixation map, and the published map when there is one."""
+def _frames(fixation_frame, shipped: list[Path], n: int, shape: tuple[int, int], size_note: str = ""):
+    """(1 or 2, H, W) uint8 per frame: the fixation map, and the published map when there is one
+    (0..255 by its bit depth, :func:`~salprep.image_frames.read_map_image`); ``size_note``: the
+    video's rotation, for a size message (``VideoInfo.size_note()``)."""
     for t in range(n):
         fix = fixation_frame(t).astype(np.uint8)
         if not shipped:
             yield fix[None]
             continue
-        published = read_gray_image(shipped[t])
+        published = read_map_image(shipped[t])
         if published.shape != shape:
             raise SalprepError(f"published map is {published.shape[1]}x{published.shape[0]}, "
-                               f"the video is {shape[1]}x{shape[0]}", shipped[t])
+                               f"the video is {shape[1]}x{shape[0]}{size_note}", shipped[t])
         yield np.stack([fix, published])
 
 
@@ -120,7 +126,9 @@ def build_gt(root, layout: str, video: str, out, *, dataset_name: str | None = N
         shipped: copy the published maps into the shard when the dataset has them.
 
     Returns:
-        summary: frames, fixated pixels, empty frames, dropped samples, CCs.
+        summary: frames, fixated pixels, empty frames, dropped samples, CCs (one per frame with
+        fixations, when ``compare`` and published maps), ``published`` (how many published maps
+        were read: 0 without them or with ``shipped=False``).
     """
     ds = open_dataset(layout, root)
     ds.check_root()
@@ -128,7 +136,7 @@ def build_gt(root, layout: str, video: str, out, *, dataset_name: str | None = N
     video_path = ds.video_path(video)
     info = probe_video(video_path)
     shape = (info.height, info.width)
-    frame_info = FrameInfo(info.frames, info.width, info.height, ds.frame_rate(video) or info.fps)
+    frame_info = FrameInfo(info.frames, info.width, info.height, ds.frame_rate(video) or info.fps, info.size_note())
     options = {"cartesian": cartesian} if cartesian else {}
     fix = ds.fixations(video, frame_info, fixations, **options)
     if len(fix) != info.frames:
@@ -153,11 +161,12 @@ def build_gt(root, layout: str, video: str, out, *, dataset_name: str | None = N
         stage="gt", out=Path(out), dataset=dataset_name or Path(root).name, video=video,
         n_frames=info.frames, source=str(sources[0].parent if sources else video_path),
         source_sha256=sha256_files(sources + published), params=params,
-        frames=_frames(lambda t: fix.frame_map(t, shape), published, info.frames, shape), sampler=EveryNth(1),
+        frames=_frames(lambda t: fix.frame_map(t, shape), published, info.frames, shape, info.size_note()),
+        sampler=EveryNth(1),
         compute=compute, outputs=outputs, batch_size=8,
         attrs={"dropped_out_of_frame": int(fix.dropped), "dataset_root": str(Path(root).resolve())},
         dataset_attrs={"maps": {"scale": gtlib.MAP_SCALE}}, finish=compute.finish,
         source_video=str(video_path),
     ))
     return {**summary, "fixated": int(sum(len(p) for p in compute.points)), "empty_frames": compute.empty,
-            "dropped": int(fix.dropped), "ccs": compute.ccs}
+            "dropped": int(fix.dropped), "ccs": compute.ccs, "published": len(published)}

@@ -54,17 +54,23 @@ def mixed5c_shape(window: int, height: int, width: int) -> tuple[int, int, int, 
     return FEATURE_CHANNELS, math.ceil(window / 8), math.ceil(height / 32), math.ceil(width / 32)
 
 
-def pool_geometry(shape: tuple[int, int, int], target: tuple[int, int, int]) -> tuple[tuple, tuple]:
+def pool_geometry(shape: tuple[int, int, int], target: tuple[int, int, int], path=None,
+                  origin: str = "") -> tuple[tuple, tuple]:
     """(kernel, stride) of the average pool taking Mixed_5c (T', H', W') to ``target``.
 
     Per dimension: stride = size // target, kernel = size - (target - 1) * stride, no padding
     (10 -> 5: kernel 2 stride 2; 7 -> 5: kernel 3 stride 1; 5 -> 5: identity).
+
+    Raises:
+        SalprepError: Mixed_5c smaller than ``target`` in some dimension; the error names
+        ``path`` (the input video or flow shard) and says what gave that size (``origin``,
+        e.g. ``" (window 79 at 64x64)"``).
     """
     kernel, stride = [], []
     for size, want in zip(shape, target):
         if size < want:
-            raise SalprepError(f"Mixed_5c is {'x'.join(map(str, shape))}, smaller than the pooled size "
-                               f"{'x'.join(map(str, target))}: use a larger input or window")
+            raise SalprepError(f"Mixed_5c is {'x'.join(map(str, shape))}{origin}, smaller than the pooled size "
+                               f"{'x'.join(map(str, target))}: use a larger input or window", path)
         step = size // want
         kernel.append(size - (want - 1) * step)
         stride.append(step)
@@ -200,7 +206,9 @@ def build_i3d_features(source, out, checkpoint, *, modality: str, dataset_name: 
         kernel = stride_ = None
         stored = full
         if target is not None:
-            kernel, stride_ = pool_geometry(full[1:], target)
+            origin = (f" (window {window} at the {'--size' if modality == 'rgb' else 'flow shard size'} "
+                      f"{int(w)}x{int(h)}; Mixed_5c is T/8 x H/32 x W/32, rounded up)")
+            kernel, stride_ = pool_geometry(full[1:], target, source, origin)
             stored = (FEATURE_CHANNELS, *target)
         dev = resolve_device(device)
         net = load_i3d(checkpoint, modality).to(dev)

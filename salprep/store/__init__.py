@@ -17,6 +17,7 @@ from salprep.store.layout import (
     REQUIRED_ATTRS,
     STAGES,
     STORE_FORMAT,
+    remove_dangling_shards,
     DatasetSpec,
     StageSpec,
     sha256_file,
@@ -32,5 +33,5 @@ from salprep.store.writer import ShardWriter, check_plain_name, write_shard
 __all__ = [
     "REQUIRED_ATTRS", "STAGES", "STORE_FORMAT", "DatasetSpec", "StageSpec", "Shard", "ShardDataset", "ShardWriter",
     "check_plain_name", "open_shard", "read_attrs", "read_scaled", "sha256_file", "sha256_files", "sha256_source", "shard_path",
-    "stage_version", "verify_shard", "write_shard",
+    "remove_dangling_shards", "stage_version", "verify_shard", "write_shard",
 ]

@@ -92,6 +92,20 @@ def shard_path(store: str | os.PathLike, dataset: str, stage: str, video: str) -
     return Path(store) / dataset / stage / f"{video}.h5"
 
 
+def remove_dangling_shards(folder: str | os.PathLike) -> list[tuple[Path, str]]:
+    """Remove the shards under ``folder`` (``<stage>/<video>.h5``) that are symlinks to nothing
+    (shared-cache entries that are gone); returns (link, its target) of each. A dangling link
+    holds no data; left in place, Snakemake cannot plan a job downstream of it (it has no
+    modification time), removed, the shard is planned and recomputed like a missing one."""
+    removed = []
+    for link in sorted(Path(folder).glob("*/*.h5")):
+        if link.is_symlink() and not link.exists():
+            target = os.readlink(link)
+            link.unlink()
+            removed.append((link, target))
+    return removed
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

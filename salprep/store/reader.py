@@ -59,12 +59,16 @@ def _h5_reason(exc: OSError) -> str:
     return text[:120]
 
 
-def open_shard(path: str | os.PathLike, stage: str | None = None, *, current: bool = False) -> Shard:
+def open_shard(path: str | os.PathLike, stage: str | None = None, *, current: bool = False,
+               stored: bool = False) -> Shard:
     """Open a shard read-only (cached shards are symlinks to read-only files).
 
     ``stage``: refuse a shard of another type, or one that lacks a required attribute or
     dataset of that stage; ``current``: also refuse one whose ``stage_version`` is not the
-    stage's current version (an input to rebuild first). Reads of damaged chunks raise
+    stage's current version (an input to rebuild first); ``stored``: also refuse a shard in a
+    store folder (``<dataset>/<stage>/<video>.h5``) whose ``video`` attribute is not its file
+    name -- a shard copied under another video's name, which a reader that takes the video from
+    the name would use twice (training, evaluation). Reads of damaged chunks raise
     :class:`SalprepError` (see :class:`ShardDataset`).
     """
     path = Path(path)
@@ -88,6 +92,9 @@ def open_shard(path: str | os.PathLike, stage: str | None = None, *, current: bo
         elif current and str(h5.attrs.get("stage_version")) != STAGES[stage].version:
             problem = (f"{stage} shard has stage_version {str(h5.attrs.get('stage_version'))!r}, current is "
                        f"{STAGES[stage].version!r}: rebuild it")
+        elif stored and path.parent.name == stage and str(h5.attrs.get("video")) != path.stem:
+            problem = (f"the shard is of video {str(h5.attrs.get('video'))!r} but stored as video {path.stem!r} "
+                       "(copied under another name?): rebuild it, or put it back under its own name")
     if problem:
         h5.close()
         raise SalprepError(problem, path)

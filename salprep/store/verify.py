@@ -35,7 +35,8 @@ def verify_shard(path: str | os.PathLike, *, video_frames: int | None = None, fu
     problems: list[str] = []
     if os.path.islink(path) and not os.path.exists(path):
         return [f"dangling symlink to {os.readlink(path)} (a shared-cache entry that is gone; "
-                "the next snakemake run recomputes it)"]
+                "snakemake removes the link when it plans, and recomputes the shard when a job needs it: "
+                "`snakemake shards` now)"]
     try:
         h5 = h5py.File(path, "r")
     except OSError as exc:

@@ -55,7 +55,7 @@ def check_feature_shard(path: Path, stage: str, n_frames: int) -> np.ndarray:
     for I3D, that it holds the LSTS decoder's 1024x5x5x5 features)."""
     data = {"i3d_rgb": "features", "i3d_flow": "features", "frames": "frames", "depth": "disparity",
             "flow_spynet": "flow"}[stage]
-    with open_shard(path, stage, current=True) as h5:
+    with open_shard(path, stage, current=True, stored=True) as h5:
         if data not in h5 or "frame_index" not in h5:
             raise SalprepError(f"{stage} shard lacks {data} or frame_index", path)
         if data == "features" and tuple(h5["features"].shape[1:]) != FEATURE_SHAPE:
@@ -119,7 +119,7 @@ class FrameFeatures(torch.utils.data.Dataset):
         items = []
         self.image_size = None
         for vi, v in enumerate(self.videos):
-            with open_shard(v.gt, "gt") as h5:
+            with open_shard(v.gt, "gt", stored=True) as h5:
                 n_frames = int(h5.attrs["n_frames"])
             entries = [lsts_frame_features(check_feature_shard(v.inputs[s], s, n_frames), n_frames)
                        for s in self.stages]
@@ -162,10 +162,18 @@ class FrameFeatures(torch.utils.data.Dataset):
         return self._handles[path]
 
     def inputs(self, i: int) -> torch.Tensor:
+        """Item ``i``'s inputs (see the class); an entry holding NaN or an infinity (no stage
+        writes one: a damaged or foreign shard) is refused with one line naming its shard."""
         vi, _, *entries = (int(x) for x in self.items[i])
         v = self.videos[vi]
-        return torch.cat([read_input(self._h5(v.inputs[s], s), s, k, self.image_size)
-                          for s, k in zip(self.stages, entries)])
+        parts = []
+        for s, k in zip(self.stages, entries):
+            x = read_input(self._h5(v.inputs[s], s), s, k, self.image_size)
+            if not bool(torch.isfinite(x).all()):
+                raise SalprepError(f"{s} shard holds NaN/Inf values in entry {k}: no stage writes them; rebuild "
+                                   "it ('salprep verify' lists every such shard)", v.inputs[s])
+            parts.append(x)
+        return torch.cat(parts)
 
     def target(self, i: int) -> torch.Tensor:
         """Item ``i``'s GT map: (1, H, W) float32 in [0, 1] at ``target_size``."""

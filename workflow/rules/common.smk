@@ -2,9 +2,11 @@
 import json
 import os
 import shlex
+import sys
 
 from salprep.datasets import open_dataset
-from salprep.store import stage_version
+from salprep.config_check import check_splits, config_source
+from salprep.store import remove_dangling_shards, stage_version
 
 DS = config["dataset"]
 if DS not in config["datasets"]:
@@ -19,8 +21,18 @@ for _split in ("train", "val"):
         raise ValueError(f"config: dataset {DS!r} ({DSCFG['layout']}) has no {_split!r} split (it has "
                          f"{sorted(DATASET.splits)}): the workflow trains on 'train' and evaluates 'val'; "
                          f"set datasets.{DS}.splits")
+# No video in train or val and another split as well (salprep.config_check.check_splits): named by the
+# config file that sets the splits, or the dataset root for the layout's own.
+_splits_from = ("datasets", DS, "splits")
+check_splits(DATASET.splits, ".".join(_splits_from),
+             config_source(CONFIG_SOURCES, _splits_from) if DSCFG.get("splits") else DSCFG["root"])
 STORE = config["store"]
 RESULTS = config["results"]
+# A shard that is a dangling symlink (a lost shared-cache entry) would stop Snakemake's plan (no
+# modification time) whenever it is not itself the target: removed here, it is recomputed.
+for _link, _target in remove_dangling_shards(os.path.join(STORE, DS)):
+    print(f"salprep: warning: {_link}: dangling symlink to {_target} (a lost shared-cache entry) removed; "
+          "the shard is recomputed when a job needs it (`snakemake shards` now)", file=sys.stderr)
 
 
 def _in_split_order(groups):

@@ -148,7 +148,7 @@ class LEDOV(VideoDataset):
         data = self._data(video)
         w, h = data["VideoSize"]
         if (w, h) != (int(info.width), int(info.height)):
-            raise SalprepError(f"Data.VideoSize is {w}x{h} but the video is {info.width}x{info.height}", path)
+            raise SalprepError(f"Data.VideoSize is {w}x{h} but the video is {info.size_text()}", path)
         if data["VideoFrames"] != int(info.frames):
             raise SalprepError(f"Data.VideoFrames is {data['VideoFrames']} but the video decodes to "
                                f"{info.frames} frames", path)
