@@ -43,7 +43,7 @@ Throughput: after warm-up, the median of ``--repeats`` timed runs (torch.cuda.Ev
 perf_counter on the CPU) on the stages' own code paths (I3D: the stage's ring-buffer windows and
 ``windows_compute``; SpyNet / monodepth2: uint8 frames converted on the device, float results
 back on the host; training: one full step of the loop with the recipe's batch size; prediction:
-``load_model_file`` + the predictor's batches of 8). Ratios are against the baseline of the same
+``read_model`` + the predictor's batches of 8). Ratios are against the baseline of the same
 run (I3D: float32 of the same stream; TV-L1 compiled: eager; bf16: float32). Targets: TV-L1 >=
 3,000 pairs/s at 112x112, I3D RGB >= 360 windows/s at 79x224x224.
 
@@ -690,7 +690,7 @@ def _decoder_spec(ctx, name: str):
     if ctx.tiny and spec.family == "lsts":
         from salprep.models.lsts import LSTSDecoder
 
-        spec = dataclasses.replace(spec, build=lambda _settings: LSTSDecoder(in_channels=TINY_LSTS_CHANNELS))
+        spec = dataclasses.replace(spec, network=lambda _channels, _settings: LSTSDecoder(in_channels=TINY_LSTS_CHANNELS))
     return spec
 
 
@@ -814,11 +814,11 @@ def _spread_output(model, x: torch.Tensor) -> None:
 
 
 def check_predict(ctx, res: Result, model_name: str) -> None:
-    """load_model_file (the evaluate path) + the predictor's batches, float32, against the CPU."""
-    from salprep.models.predictor import load_model_file
+    """read_model (the evaluate path) + the predictor's batches, float32, against the CPU."""
+    from salprep.models.artifacts import read_model
     from salprep.models.registry import get_model
 
-    spec = get_model(model_name)  # load_model_file rebuilds it from the registry: full size even with --tiny
+    spec = get_model(model_name)  # read_model rebuilds it from the registry: full size even with --tiny
     settings = _decoder_settings(ctx, spec)
     b = ctx.predict_batch
     torch.manual_seed(int(settings["seed"]))
@@ -827,9 +827,9 @@ def check_predict(ctx, res: Result, model_name: str) -> None:
     _spread_output(model, x)
     path = ctx.file(f"{model_name}.model.pt")
     torch.save({"model": spec.name, "state_dict": model.state_dict(), "settings": settings}, path)
-    res.what = (f"{model_name} prediction (load_model_file of a model.pt, inference_mode, batches of {b}), float32; "
+    res.what = (f"{model_name} prediction (read_model of a model.pt, inference_mode, batches of {b}), float32; "
                 "output layer rescaled so maps spread over (0, 1)")
-    _, net, _ = load_model_file(path, ctx.device)
+    _, net, _ = read_model(path, ctx.device)
     n = min(ctx.compare, b)
     with torch.inference_mode():
         ref = deep_to(net, "cpu", ctx.ref_dtype)(x[:n].to(ctx.ref_dtype))[:, 0]

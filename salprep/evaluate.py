@@ -27,6 +27,7 @@ frames, score them), run by local worker processes by default (``processes``), o
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -37,11 +38,14 @@ import numpy as np
 from salprep.errors import SalprepError
 from salprep.progress import dask_progress, progress
 from salprep.metrics import all_metrics
+from salprep.models.predictor import PriorPredictor  # noqa: F401 (a Predictor, re-exported here)
 from salprep.store import open_shard, read_scaled
 
 METRICS = ("auc_judd", "auc_shuffled", "nss", "cc", "sim", "kld")
 #: Dask schedulers by name; anything else is taken as a dask.distributed scheduler address
 LOCAL_SCHEDULERS = ("processes", "threads", "sync")
+#: continuous GT for CC/SIM/KLD: published maps when the shard has them, published, or built
+GT_MAPS = ("auto", "shipped", "built")
 #: how long to try reaching a dask.distributed scheduler
 CONNECT_TIMEOUT = "10s"
 
@@ -68,16 +72,6 @@ class Predictor(Protocol):
 
     def predict(self, video: GTVideo, frames: np.ndarray) -> np.ndarray:
         """Maps for ``frames`` (K,) of ``video``: float (K, h, w), any h, w, any positive scale."""
-
-
-class PriorPredictor:
-    """The same map for every frame (centre-bias baseline)."""
-
-    def __init__(self, prior: np.ndarray):
-        self.prior = np.asarray(prior, dtype=np.float64)
-
-    def predict(self, video, frames):
-        return np.broadcast_to(self.prior, (len(frames), *self.prior.shape))
 
 
 def load_gt_index(paths: list[str | Path]) -> list[GTVideo]:
@@ -164,11 +158,16 @@ def evaluate_split(
     step_size: float = 0.1,
     gt_maps: str = "auto",
     seed: int = 0,
-    workers: int = 1,
-    scheduler: str = "threads",
+    workers: int | None = None,
+    scheduler: str = "processes",
     progress: bool = True,
 ) -> dict:
     """Score ``predictor`` on the GT shards of one split.
+
+    The keyword defaults are the protocol's and the one statement of them for the library and
+    ``salprep evaluate`` (the workflow's schema states the same: tests/test_defaults.py).
+    ``workers`` None: one per core; ``scheduler``: :data:`LOCAL_SCHEDULERS` or a
+    ``dask.distributed`` scheduler address.
 
     Returns:
         {"summary": {metric: mean, ..., "n_frames": K, "n_scored": {metric: frames in its mean}},
@@ -176,7 +175,7 @@ def evaluate_split(
         {metric: mean, "n_frames": k, "n_scored": {...}}}, "causes": {cause: frames} (only
         causes that occurred, :data:`CAUSES`), "index": the split's :class:`GTVideo` entries}
     """
-    if gt_maps not in ("auto", "shipped", "built"):
+    if gt_maps not in GT_MAPS:
         raise ValueError(f"gt_maps must be auto, shipped or built, got {gt_maps!r}")
     if n_other < 1:
         raise SalprepError(f"n_other must be at least 1 (sAUC needs fixations of other frames), got {n_other}")
@@ -188,7 +187,7 @@ def evaluate_split(
         dask.delayed(_score_video)(vi, index, frames, predictor, gt_maps, n_other, n_splits, step_size, seed)
         for vi in range(len(index))
     ]
-    results = compute(tasks, scheduler, workers, show_progress=progress)
+    results = compute(tasks, scheduler, workers or os.cpu_count() or 1, show_progress=progress)
     per_frame, per_video = [], {}
     for vi, rows in enumerate(results):
         vframes = frames[frames[:, 0] == vi][:, 1]

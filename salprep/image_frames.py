@@ -81,13 +81,14 @@ def read_image(path: Path, *, size: tuple[int, int] | None = None, gray: bool = 
         raise SalprepError(f"unreadable frame image ({exc.__class__.__name__})", path) from None
 
 
-def image_size(path: Path) -> tuple[int, int]:
-    """(W, H) from the image header (no decoding)."""
+def image_size(path: Path, unreadable: str = "unreadable frame image") -> tuple[int, int]:
+    """(W, H) from the image header (PIL decodes no pixels until asked); a file that does not
+    open as an image is one line beginning with ``unreadable``."""
     try:
         with Image.open(path) as img:
             return img.size
-    except (UnidentifiedImageError, OSError) as exc:
-        raise SalprepError(f"unreadable frame image ({exc.__class__.__name__})", path) from None
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise SalprepError(f"{unreadable} ({exc.__class__.__name__})", path) from None
 
 
 def iter_image_frames(path, *, size=None, gray=False) -> Iterator[np.ndarray]:

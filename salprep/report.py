@@ -1,15 +1,25 @@
-"""Pictures a person would rather look at than read: overlays, priors, score histograms."""
+"""Pictures a person would rather look at than read: overlays, priors, score histograms, the
+model comparison; and the labels of the HTML report (metric names, what each result file is).
+
+matplotlib is imported when a picture is drawn: the labels are read at every Snakemake start.
+"""
 
 from __future__ import annotations
 
-
+import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+
+def _pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (files only, no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _normalise(m: np.ndarray) -> np.ndarray:
@@ -20,6 +30,7 @@ def _normalise(m: np.ndarray) -> np.ndarray:
 
 def save_map_png(saliency: np.ndarray, path: str | Path, title: str = "") -> None:
     """A saliency map as a colour-mapped PNG with a colour bar."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.9), dpi=100)
     im = ax.imshow(saliency, cmap="magma")
     ax.set_title(title)
@@ -45,6 +56,7 @@ def overlay_grid(
         predictions, gt_maps: float (h, w) maps, any scale; resized for display by imshow extent.
         fixations: (n, 2) int (y, x) fixated pixels per frame.
     """
+    plt = _pyplot()
     n = len(frames)
     fig, axes = plt.subplots(n, 2, figsize=(10, 3.0 * n), dpi=90, squeeze=False)
     for row, (img, pred, gt, fix, title) in enumerate(zip(frames, predictions, gt_maps, fixations, titles)):
@@ -64,6 +76,7 @@ def overlay_grid(
 
 def metric_histograms(per_frame: list[dict], metrics: tuple[str, ...], path: str | Path, title: str = "") -> None:
     """Histogram of per-frame scores for each metric, mean marked."""
+    plt = _pyplot()
     fig, axes = plt.subplots(1, len(metrics), figsize=(3 * len(metrics), 2.8), dpi=90)
     for ax, name in zip(np.atleast_1d(axes), metrics):
         vals = np.array([r[name] for r in per_frame], dtype=np.float64)
@@ -87,6 +100,7 @@ def loss_curve(history: list[float], path: str | Path, title: str = "", per_epoc
     """Training loss per iteration (and its running mean), epochs marked when ``per_epoch`` is
     given; with ``epochs`` (:func:`salprep.train.fit`'s records) each epoch's mean training and
     validation loss as points at the epoch's last iteration."""
+    plt = _pyplot()
     values = np.asarray(history, dtype=np.float64)
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
     ax.plot(np.arange(1, len(values) + 1), values, lw=0.8, alpha=0.5, label="loss")
@@ -118,6 +132,40 @@ def loss_curve(history: list[float], path: str | Path, title: str = "", per_epoc
 SUMMARY_METRICS = ("auc_judd", "auc_shuffled", "nss", "cc", "sim", "kld")
 #: short column labels of the metrics (summary table, charts, report captions)
 METRIC_LABELS = {"auc_judd": "AUC-J", "auc_shuffled": "sAUC", "nss": "NSS", "cc": "CC", "sim": "SIM", "kld": "KLD"}
+
+
+#: what each file of results/<model>/ is, as the report lists it (``item`` = the file's stem
+#: before ``_<split>``; see workflow/rules/common.smk's MODEL_REPORT_PATTERNS)
+RESULT_ITEMS = {
+    "metrics": "metrics",
+    "per_video": "per-video scores (CSV)",
+    "provenance": "provenance (JSON)",
+    "loss": "training loss",
+    "overlays": "overlays",
+    "scores": "per-frame score histograms",
+    "prior": "prior (centre-bias map)",
+}
+
+
+def result_labels(results_dir: str | Path, item: str, split: str | None = None, report_split: str = "val") -> dict:
+    """The HTML report's labels of one file of ``results/<model>/``: what it is, and for
+    ``metrics.json`` the ``report_split`` scores (AUC-J, sAUC, NSS, CC, SIM, KLD, frames), so the
+    model's listing in the report reads as its metrics table. Values are strings (the report
+    sorts and shows labels as text); an unreadable metrics.json gives dashes."""
+    name = RESULT_ITEMS.get(item, item)
+    if item == "metrics":
+        split = report_split
+    labels = {"result": f"{name} ({split})" if split else name}
+    if item == "metrics":
+        try:
+            scores = json.loads((Path(results_dir) / "metrics.json").read_text()).get(report_split) or {}
+        except (OSError, ValueError, AttributeError):
+            scores = {}
+        for key in SUMMARY_METRICS:
+            value = scores.get(key)
+            labels[METRIC_LABELS[key]] = "–" if not isinstance(value, (int, float)) else f"{value:.3f}"
+        labels["frames"] = str(scores.get("n_frames", "–"))
+    return labels
 
 
 def _cell(value) -> str:
@@ -180,6 +228,7 @@ def _recipe_cell(result: dict | None) -> str:
 
 def summary_chart(rows: dict[str, dict], split: str, path: str | Path, title: str = "") -> None:
     """Grouped bars of NSS, CC and SIM per model (the centre bias drawn as a reference line)."""
+    plt = _pyplot()
     metrics = ("nss", "cc", "sim")
     models = list(rows)
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.8), dpi=100)

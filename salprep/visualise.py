@@ -1,5 +1,5 @@
 """Pictures of stored shards for the HTML report: a few frames of a flow or depth shard as one
-PNG grid; and the labels the report shows beside each model's result files.
+PNG grid (the labels the report shows beside each model's result files: :mod:`salprep.report`).
 
 Flow (``flow_tvl1``, ``flow_spynet``) is drawn with torchvision's colour wheel
 (:func:`torchvision.utils.flow_to_image`: hue = direction, saturation = magnitude, white = no
@@ -15,7 +15,6 @@ below, at ``DPI`` dots per inch.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,39 +220,3 @@ def render_shard(path: str | Path, out: str | Path, *, frames: int = 4) -> Figur
     titles = [f"frame {t + 1}" for t in shown]
     size = depth_grid(maps, titles, low, high, head, out, label="disparity (near = bright)")
     return Figure(out, stage, video, shown, size, high, low)
-
-
-#: what each file of results/<model>/ is, as the report lists it (``item`` = the file's stem
-#: before ``_<split>``; see workflow/rules/report.smk's MODEL_REPORT_PATTERNS)
-RESULT_ITEMS = {
-    "metrics": "metrics",
-    "per_video": "per-video scores (CSV)",
-    "provenance": "provenance (JSON)",
-    "loss": "training loss",
-    "overlays": "overlays",
-    "scores": "per-frame score histograms",
-    "prior": "prior (centre-bias map)",
-}
-
-
-def result_labels(results_dir: str | Path, item: str, split: str | None = None, report_split: str = "val") -> dict:
-    """The HTML report's labels of one file of ``results/<model>/``: what it is, and for
-    ``metrics.json`` the ``report_split`` scores (AUC-J, sAUC, NSS, CC, SIM, KLD, frames), so the
-    model's listing in the report reads as its metrics table. Values are strings (the report
-    sorts and shows labels as text); an unreadable metrics.json gives dashes."""
-    from salprep.report import METRIC_LABELS, SUMMARY_METRICS
-
-    name = RESULT_ITEMS.get(item, item)
-    if item == "metrics":
-        split = report_split
-    labels = {"result": f"{name} ({split})" if split else name}
-    if item == "metrics":
-        try:
-            scores = json.loads((Path(results_dir) / "metrics.json").read_text()).get(report_split) or {}
-        except (OSError, ValueError, AttributeError):
-            scores = {}
-        for key in SUMMARY_METRICS:
-            value = scores.get(key)
-            labels[METRIC_LABELS[key]] = "–" if not isinstance(value, (int, float)) else f"{value:.3f}"
-        labels["frames"] = str(scores.get("n_frames", "–"))
-    return labels

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 
 import h5py
 import numpy as np
 import pytest
 from conftest import make_tiny_dhf1k
+from dataset_fixtures import write_frame_folder_fixture
 from PIL import Image
 
-import salprep.stages.gt
 from salprep.datasets import open_dataset
 from salprep.datasets.base import FrameInfo, parse_name_spec
-from salprep.datasets.frame_folders import (
-    FrameFolderDataset,
-    Hollywood2,
-    UCFSports,
-    write_frame_folder_fixture,
-)
+from salprep.datasets.frame_folders import FrameFolderDataset, Hollywood2, UCFSports
 from salprep.errors import SalprepError
 from salprep.image_frames import frame_number, image_files
 from salprep.video import probe_video
 
 LAYOUTS = ("hollywood", "ucf")
-NEW_GT = ".fixations(" in inspect.getsource(salprep.stages.gt.build_gt)
 
 
 def _info(ds, video) -> FrameInfo:
@@ -250,7 +243,6 @@ def test_fixture_writer_refuses_other_layouts(tmp_path):
         write_frame_folder_fixture(tmp_path, "salicon")
 
 
-@pytest.mark.skipif(not NEW_GT, reason="salprep.stages.gt.build_gt does not call ds.fixations() yet")
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_gt_command_round_trips(tmp_path, layout, capsys):
     from salprep.cli import main

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 
 import h5py
 import numpy as np
 import pytest
+from dataset_fixtures import (
+    write_data_mat,
+    write_ledov_fixture,
+    write_namelist,
+    write_video_name_list,
+)
 from tolerance import float_bound
 
 from salprep import gt as gtlib
@@ -18,10 +23,6 @@ from salprep.datasets.ledov import (
     frame_intervals,
     read_data_mat,
     read_video_name_list,
-    write_data_mat,
-    write_ledov_fixture,
-    write_namelist,
-    write_video_name_list,
 )
 from salprep.errors import SalprepError
 from salprep.video import probe_video
@@ -326,16 +327,6 @@ def test_fixture_round_trip(tiny_ledov, caplog):
 
 
 # -- end to end ------------------------------------------------------------------------------------
-def _gt_uses_adapter() -> bool:
-    try:
-        import salprep.stages.gt as stage
-
-        return "fixations(" in inspect.getsource(stage.build_gt)
-    except Exception:
-        return False
-
-
-@pytest.mark.skipif(not _gt_uses_adapter(), reason="build_gt does not call ds.fixations() yet")
 def test_salprep_gt_end_to_end(tiny_ledov, tmp_path):
     from salprep.cli import main
 

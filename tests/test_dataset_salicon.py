@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 
 import h5py
 import numpy as np
 import pytest
 from conftest import make_tiny_dhf1k
+from dataset_fixtures import write_salicon_fixture
 from PIL import Image
 from scipy.io import savemat
 
-import salprep.stages.gt
 from salprep.datasets import open_dataset
 from salprep.datasets.base import FrameInfo
 from salprep.datasets.salicon import (
@@ -20,12 +19,10 @@ from salprep.datasets.salicon import (
     matlab_to_pixels,
     read_salicon_mat,
     split_of_name,
-    write_salicon_fixture,
 )
 from salprep.errors import SalprepError
 from salprep.video import probe_video
 
-NEW_GT = ".fixations(" in inspect.getsource(salprep.stages.gt.build_gt)
 TRAIN_A, TRAIN_B = "COCO_train2014_000000000009", "COCO_train2014_000000000025"
 VAL, TEST = "COCO_val2014_000000000042", "COCO_test2014_000000000001"
 
@@ -232,7 +229,6 @@ def test_check_root_names_the_expected_layout(tmp_path):
         assert ds.videos() == []
 
 
-@pytest.mark.skipif(not NEW_GT, reason="salprep.stages.gt.build_gt does not call ds.fixations() yet")
 @pytest.mark.parametrize("video", [TRAIN_A, TRAIN_B])
 def test_gt_command_round_trips(tmp_path, video, capsys):
     from salprep.cli import main

@@ -30,8 +30,8 @@ def test_digest_follows_content_not_mtime(dataset, tmp_path, monkeypatch):
     first = dg.annotation_digest(folder, files, cache)
     assert first["files"] == 8 and len(first["sha256"]) == 64
     hashed = []
-    real = dg.file_sha256
-    monkeypatch.setattr(dg, "file_sha256", lambda p: hashed.append(p.name) or real(p))
+    real = dg.sha256_file
+    monkeypatch.setattr(dg, "sha256_file", lambda p: hashed.append(p.name) or real(p))
     assert dg.annotation_digest(folder, files, cache) == first and hashed == []  # stat cache hit
     os.utime(files[2], ns=(1, 1))  # touched: rehashed, same digest
     assert dg.annotation_digest(folder, files, cache) == first and hashed == [files[2].name]

@@ -29,7 +29,6 @@ from tolerance import float_bound
 
 from salprep.flow.encode import LSTS_SCALE, decode_flow_lsts, encode_flow_lsts
 from salprep.flow.tvl1 import DEFAULT_PARAMS, TVL1Flow, tvl1_opencv, tvl1_torch
-from salprep.flow.visualize import flow_to_color
 
 cv2 = pytest.importorskip("cv2")
 
@@ -266,7 +265,7 @@ def test_batch_equals_separate_calls(results):
 def test_gpu_control_flow_on_cpu(results, monkeypatch):
     # on CUDA the host checks convergence once per outer iteration and the step always masks;
     # run that control flow on the CPU: same flow as the CPU schedule
-    import salprep.flow.tvl1 as tvl1
+    import salprep.flow.tvl1.solver as tvl1
 
     original = tvl1._one_scale
 
@@ -313,7 +312,7 @@ def test_module_wrapper():
 
 @pytest.mark.parametrize("k", [3, 5, 7])
 def test_median_filter_network_is_exact(k):
-    from salprep.flow.tvl1 import _median_filter
+    from salprep.flow.tvl1.ops import median_filter as _median_filter
 
     x = torch.randn(2, 2, 13, 17, generator=torch.Generator().manual_seed(k))
     x[0, 0, 3:6, 3:6] = 0.5  # ties
@@ -440,36 +439,6 @@ def test_encode_torch_in_torch_out():
         encode_flow_lsts(np.zeros((2, 112, 112), np.float32))
     with pytest.raises(ValueError, match="expected dtype int8"):
         decode_flow_lsts(np.zeros(3, np.int16))
-
-
-# ------------------------------------------------------------------------------------------------
-# colour wheel
-
-
-def test_flow_to_color_zero_is_white():
-    img = flow_to_color(np.zeros((4, 5, 2), np.float32))
-    assert img.dtype == np.uint8 and img.shape == (4, 5, 3)
-    assert (img == 255).all()
-
-
-def test_flow_to_color_directions():
-    flow = np.array([[[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]])  # right, down, left, up
-    img = flow_to_color(flow).astype(int)
-    right, down, left, up = img[0]
-    assert right[0] == 255 and right[1] < 20 and right[2] < 20  # red
-    assert down[0] > 200 and down[1] > 200 and down[2] < 20  # yellow
-    assert left[2] == 255 and left[0] < 20 and left[1] > 150  # cyan-blue
-    assert up[2] == 255 and up[1] < 20 and 40 < up[0] < 150  # blue-violet
-    # (2, H, W) layout gives the same picture; half the normalising magnitude is paler
-    np.testing.assert_array_equal(flow_to_color(np.moveaxis(flow, -1, 0)), img)
-    pale = flow_to_color(flow * 0.5, max_magnitude=1.0).astype(int)
-    assert (pale[0, 0] == [255, 127, 127]).all()
-    # non-finite vectors are black; bad shapes are refused
-    nan = flow.copy()
-    nan[0, 0, 0] = np.nan
-    assert (flow_to_color(nan)[0, 0] == 0).all()
-    with pytest.raises(ValueError, match="expected shape"):
-        flow_to_color(np.zeros((4, 5, 3)))
 
 
 # ------------------------------------------------------------------------------------------------

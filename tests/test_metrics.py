@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 from tolerance import float_bound
 
-from salprep import metrics as M
+from salprep.metrics import judd as M  # the AUC-Judd machinery, patched by the tests below
+from salprep.metrics import maps, matlab, sauc
 from salprep.metrics import EPS, all_metrics, auc_judd, auc_shuffled, cc, kld, nss, resize_to, sim
 
 _REF_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "metrics_reference.py"
@@ -369,7 +370,7 @@ def test_sauc_converges_to_the_expectation_curve():
 def test_sauc_threshold_06_is_exact_on_8bit_maps():
     # MATLAB's 0:0.1:1 is built symmetrically: its 7th element is 1 - 4 * 0.1 = 0.6 exactly,
     # while 6 * 0.1 = 0.6000000000000001. An 8-bit pixel 153 normalises to 153/255 = 0.6.
-    row = M._colon_grid(0.1, np.array([1.0]))[0]
+    row = matlab.colon_grid(0.1, np.array([1.0]))[0]
     assert row[6] == 0.6 and 6 * 0.1 != 0.6
     assert np.array_equal(row, ref.matlab_colon(0.0, 0.1, 1.0))
     s = np.zeros((1, 6), dtype=np.uint8)
@@ -385,13 +386,13 @@ def test_sauc_threshold_06_is_exact_on_8bit_maps():
 @pytest.mark.parametrize("step", [0.1, 0.05, 0.25, 1.0, 2.0, 0.3])
 def test_colon_grid_matches_matlab_construction(step):
     ends = np.array([0.0, 1e-3, 0.05, 0.3, 0.6, 0.6000000000000001, 0.95, 0.99999999999999989, 1.0, 0.7])
-    grid = M._colon_grid(step, ends)
-    padded = M._colon_grid(step, ends, sentinels=True)
+    grid = matlab.colon_grid(step, ends)
+    padded = matlab.colon_grid(step, ends, sentinels=True)
     for row, prow, end in zip(grid, padded, ends):
         want = ref.matlab_colon(0.0, step, float(end))
         assert np.array_equal(row[: want.size], want)
         assert np.all(np.isinf(row[want.size :]))
-        assert np.array_equal(M._colon(step, float(end)), want)  # the one-row version
+        assert np.array_equal(matlab.colon(step, float(end)), want)  # the one-row version
         assert prow[0] == -np.inf and np.array_equal(prow[1 : want.size + 1], want)
         assert np.all(prow[want.size + 1 :] == np.inf) and prow.size > want.size + 1
 
@@ -425,7 +426,7 @@ def test_sauc_one_threshold_list_equals_one_list_per_split(step):
         pos = np.sort(pos)
         m = min(n, k)
         sel = np.stack([rng.permutation(k)[:m] for _ in range(7)])
-        got = M._sauc_twice_area_one_grid(pos, cand, sel, step)
+        got = sauc._sauc_twice_area_one_grid(pos, cand, sel, step)
         if got is None:
             declined += 1
             continue
@@ -436,8 +437,8 @@ def test_sauc_one_threshold_list_equals_one_list_per_split(step):
 
 def test_sauc_shortcut_and_per_split_fallback_match_the_port(monkeypatch):
     calls = []
-    grid = M._colon_grid
-    monkeypatch.setattr(M, "_colon_grid", lambda *a, **k: calls.append(1) or grid(*a, **k))
+    grid = matlab.colon_grid
+    monkeypatch.setattr(sauc, "colon_grid", lambda *a, **k: calls.append(1) or grid(*a, **k))
     s, fix, _, other = frame(np.random.default_rng(32), (60, 80), 15, 120, "smooth")
     assert close(auc_shuffled(s, fix, other, rng=3), ref.auc_shuffled(s, fix, other, rng=3), sauc_tol())
     assert not calls  # continuous values: one threshold list
@@ -699,7 +700,7 @@ def test_dot_in_blocks():
         # n-term sum in blocks (BLAS kernels differ by CPU); partial sums of these zero-mean
         # terms stay within |exact| + the root sum of squares of the terms
         scale = abs(exact) + float(np.sqrt(np.sum((a * b) ** 2)))
-        assert M._dot(a, b) == pytest.approx(exact, rel=0, abs=float_bound(np.float64, scale, n, 1))
+        assert maps.dot(a, b) == pytest.approx(exact, rel=0, abs=float_bound(np.float64, scale, n, 1))
 
 
 def test_sauc_consumes_one_permutation_per_split():

@@ -11,9 +11,10 @@ from PIL import Image
 from tolerance import float_bound
 
 from salprep.cli import main
+from salprep.report import result_labels
 from salprep.store import write_shard
 from salprep.visualise import (DPI, FOOT_PX, GAP_PX, PANEL_PX, TITLE_PX, figure_size, flow_images, panel_height,
-                               pick_entries, render_shard, result_labels)
+                               pick_entries, render_shard)
 
 H, W = 30, 40  # the synthetic shards' frame size
 

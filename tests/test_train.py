@@ -290,7 +290,7 @@ def test_decoder_scores_are_the_same_in_worker_processes(trained, tmp_path):
 def test_decoder_predictor_pickles_as_its_file(trained):
     import pickle
 
-    from salprep.commands.evaluate import load_predictor
+    from salprep.models.predictor import load_predictor
 
     predictor, _ = load_predictor("lsts_flow", str(trained[1]), "cpu")
     blob = pickle.dumps(predictor)
@@ -395,7 +395,7 @@ def test_salbce_starts_from_the_model_of_an_earlier_run(store, tmp_path, capsys)
 def test_a_salbce_model_pt_from_before_batchnorm_still_loads(store, tmp_path):
     """model.pt files written before the ``batchnorm`` / ``init`` / ``augment`` keys existed have
     settings without them and a network without BatchNorm: they load as that network."""
-    from salprep.models.predictor import load_model_file
+    from salprep.models.artifacts import read_model
 
     for i, video in enumerate(("001", "002")):
         _write_image_shards(store, video, i)
@@ -405,7 +405,7 @@ def test_a_salbce_model_pt_from_before_batchnorm_still_loads(store, tmp_path):
     for key in ("batchnorm", "init", "augment", "rotate"):
         del state["settings"][key]
     torch.save(state, tmp_path / "old" / "model.pt")
-    _, model, _ = load_model_file(str(tmp_path / "old" / "model.pt"), "cpu")
+    _, model, _ = read_model(str(tmp_path / "old" / "model.pt"), "cpu")
     assert model.batchnorm is False and not model.training
 
 

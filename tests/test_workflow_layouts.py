@@ -11,6 +11,11 @@ import json
 
 import pytest
 from conftest import make_tiny_dhf1k
+from dataset_fixtures import (
+    write_frame_folder_fixture,
+    write_ledov_fixture,
+    write_salicon_fixture,
+)
 from test_workflow import TINY, planned_jobs, snakemake
 
 from salprep.cli import main
@@ -30,8 +35,6 @@ stages:   # the LSTS decoder takes 1024x5x5x5: the smallest I3D input giving Mix
 
 
 def _ledov(root):
-    from salprep.datasets.ledov import write_ledov_fixture
-
     write_ledov_fixture(root, {"animal_alpaca01": (12, (48, 64), 25.0), "manmade_yacht03": (10, (48, 64), 15.0)},
                         splits={"train": ["animal_alpaca01"], "val": ["manmade_yacht03"], "test": []})
     return "", {"train": 1, "val": 1}
@@ -39,8 +42,6 @@ def _ledov(root):
 
 def _frame_folders(layout):
     def write(root):
-        from salprep.datasets.frame_folders import write_frame_folder_fixture
-
         made = write_frame_folder_fixture(root, layout)
         train = [n for n, v in made.items() if v["split"] == "train"]
         test = [n for n, v in made.items() if v["split"] == "test"]
@@ -50,8 +51,6 @@ def _frame_folders(layout):
 
 
 def _salicon(root):
-    from salprep.datasets.salicon import write_salicon_fixture
-
     made = write_salicon_fixture(root)
     return "", {"train": sum(v["split"] == "train" for v in made.values()),
                 "val": sum(v["split"] == "val" for v in made.values())}
@@ -105,8 +104,6 @@ def test_a_root_that_is_not_the_layout_stops_the_plan_with_its_line(tmp_path):
 
 
 def test_a_layout_without_a_val_split_needs_one_in_the_config(tmp_path):
-    from salprep.datasets.frame_folders import write_frame_folder_fixture
-
     write_frame_folder_fixture(tmp_path / "ucf", "ucf")
     (tmp_path / "tiny.yaml").write_text(TINY)
     (tmp_path / "own.yaml").write_text(f"dataset: own\ndatasets:\n  own:\n    layout: ucf\n    root: {tmp_path / 'ucf'}\n")

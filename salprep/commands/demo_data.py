@@ -1,4 +1,17 @@
-"""``salprep demo-data``: write the synthetic demo dataset in DHF1K layout (DATASETS.md §8)."""
+"""``salprep demo-data``: write the synthetic demo dataset in DHF1K layout (DATASETS.md §8).
+
+Generate a small synthetic eye-tracking video dataset, deterministic by seed, in the exact DHF1K
+layout: video/NNN.AVI (MJPEG, 30 fps; train 001.., val 601.., test 701..),
+annotation/NNNN/fixation/NNNN.png (binary, 255 = fixated), annotation/NNNN/maps/NNNN.png
+(round(255 x Gaussian map), dhf1k preset: sigma 12.7398 px, no truncation),
+annotation/NNNN/fixation/maps/NNNN.mat (variable I, uint8 0/1) for train and val videos, raw gaze
+gaze_record/P%03d/P%03d_Trail%04d.txt (1440x900 screen coordinates) and a demo.json manifest written
+last. Each video shows 2-4 moving textured objects on a panning textured background, watched by
+12-17 simulated observers who mostly pursue the objects (the fastest most), with some centre bias.
+The fixation maps are exactly what DHF1K's record_mapping.m makes of the gaze records; every frame
+has a fixation except one deliberately empty frame in the first val video. Files appear under their
+final names only when complete; an earlier demo in --out is replaced.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +22,8 @@ from salprep.errors import SalprepError
 
 
 def register_parser(sub) -> None:
-    p = sub.add_parser(
-        "demo-data",
-        help="generate the synthetic demo dataset (DHF1K layout)",
-        description="Generate a small synthetic eye-tracking video dataset, deterministic by seed, in "
-        "the exact DHF1K layout: video/NNN.AVI (MJPEG, 30 fps; train 001.., val 601.., test 701..), "
-        "annotation/NNNN/fixation/NNNN.png (binary, 255 = fixated), annotation/NNNN/maps/NNNN.png "
-        "(round(255 x Gaussian map), dhf1k preset: sigma 12.7398 px, no truncation), "
-        "annotation/NNNN/fixation/maps/NNNN.mat (variable I, uint8 0/1) for train and val videos, "
-        "raw gaze gaze_record/P%03d/P%03d_Trail%04d.txt (1440x900 screen coordinates) and a "
-        "demo.json manifest written last. Each video shows 2-4 moving textured objects on a "
-        "panning textured background, watched by 12-17 simulated observers who mostly pursue the "
-        "objects (the fastest most), with some centre bias. The fixation maps are exactly what "
-        "DHF1K's record_mapping.m makes of the gaze records; every frame has a fixation except one "
-        "deliberately empty frame in the first val video. Files appear under their final names "
-        "only when complete; an earlier demo in --out is replaced.",
-    )
+    p = sub.add_parser("demo-data", description=__doc__.split("\n\n", 1)[1],
+                       help="generate the synthetic demo dataset (DHF1K layout)")
     p.add_argument("--out", metavar="DIR", help="dataset root to write (e.g. data/demo)")
     p.add_argument("--weights-out", metavar="DIR",
                    help="also (or only, without --out) write seeded random-init checkpoints in the original "
@@ -37,7 +36,7 @@ def register_parser(sub) -> None:
     p.add_argument("--frames", type=int, default=demo.DEFAULT_FRAMES, metavar="T",
                    help="frames per video; >= 100 leaves room for the LSTS/TASED/UNISAL clip windows, small "
                    "values are for tests (default: %(default)s)")
-    p.add_argument("--size", default="640x360", metavar="WxH",
+    p.add_argument("--size", default="{}x{}".format(*demo.DEFAULT_SIZE), metavar="WxH",
                    help="frame size; even numbers, width/height >= 1.6 as the video is letterboxed on a 1440x900 "
                    "screen; e.g. 160x90 for fast tests (default: %(default)s)")
     p.add_argument("--no-gaze", action="store_true",

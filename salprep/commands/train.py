@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from salprep.atomic import atomic_output
 from salprep.errors import SalprepError
 from salprep.provenance import parse_config_json, shard_record
@@ -53,24 +51,20 @@ def _settings(spec, text: str | None) -> dict:
     return spec.settings(overrides)
 
 
-def _train_center_bias(args, out: Path, gt: list[str]) -> None:
-    import torch
-
+def _train_prior(args, spec, out: Path, gt: list[str]) -> None:
     from salprep.baselines import center_bias_prior
+    from salprep.models.artifacts import write_prior
 
     prior = center_bias_prior(gt)
-    meta = {"model": "center_bias", "weights": "none", "train_shards": [shard_record(p) for p in gt],
+    meta = {"model": spec.name, "weights": "none", "train_shards": [shard_record(p) for p in gt],
             "config": parse_config_json(args.config_json)}
-    with atomic_output(out / "model.pt") as tmp:
-        torch.save({"model": "center_bias", "prior": torch.from_numpy(prior.astype(np.float32)),
-                    "meta": json.dumps(meta)}, tmp)
-    print(f"{out / 'model.pt'}: centre-bias prior = mean GT map of {len(gt)} videos, {prior.shape[1]}x{prior.shape[0]}")
+    path = write_prior(out, prior, meta)
+    print(f"{path}: centre-bias prior = mean GT map of {len(gt)} videos, {prior.shape[1]}x{prior.shape[0]}")
 
 
 def _train_decoder(args, spec, out: Path) -> None:
-    import torch
-
     from salprep.device import resolve_device
+    from salprep.models.artifacts import write_model
     from salprep.report import loss_curve
     from salprep.store import read_attrs
     from salprep.train import FrameFeatures, epoch_order, fit, video_shards
@@ -91,16 +85,14 @@ def _train_decoder(args, spec, out: Path) -> None:
               "plateau_on": ("val" if val else "train") if spec.val_loss else None,
               "train_shards": [shard_record(p) for p in inputs + [str(v.gt) for v in videos]],
               "config": parse_config_json(args.config_json)}
-    with atomic_output(out / "model.pt") as tmp:
-        torch.save({"model": spec.name, "state_dict": model.state_dict(), "settings": settings,
-                    "inputs": list(spec.inputs), "features_weights": feature_weights}, tmp)
+    path = write_model(out, spec, model, settings, feature_weights)
     with atomic_output(out / "train.json") as tmp:
         tmp.write_text(json.dumps({**record, "history": history}, indent=2, sort_keys=True) + "\n")
     per_epoch = len(history) // max(1, int(settings["epochs"]))
     per_epoch_frames = len(epoch_order(dataset, 0, settings["seed"], settings.get("frames_per_video", 0)))
     loss_curve(history, out / "loss.png", per_epoch=per_epoch, epochs=epochs,
                title=f"{spec.name}: {per_epoch_frames} of {len(dataset)} frames per epoch, {settings['epochs']} epochs")
-    print(f"{out / 'model.pt'}: {spec.name} trained on {len(dataset)} frames of {len(videos)} videos, "
+    print(f"{path}: {spec.name} trained on {len(dataset)} frames of {len(videos)} videos, "
           f"{len(history)} iterations, final loss {history[-1]:.5g}")
 
 
@@ -112,10 +104,10 @@ def run(args) -> int:
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     try:
-        if spec.family == "prior":
-            _train_center_bias(args, out, args.gt)
-        else:
+        if spec.trained:
             _train_decoder(args, spec, out)
+        else:
+            _train_prior(args, spec, out, args.gt)
     except BaseException:
         if created and not any(out.iterdir()):  # failed before writing anything: leave no trace
             out.rmdir()

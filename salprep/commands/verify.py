@@ -1,4 +1,13 @@
-"""``salprep verify PATH...``: check shards; exit 1 when any has a problem."""
+"""``salprep verify PATH...``: check shards; exit 1 when any has a problem.
+
+Check every shard given or found (recursively) under the given folders: readable, known
+salprep_type, all provenance attributes, current stage version, datasets of the right rank with one
+entry per frame, names matching the store layout, every chunk of data readable (fletcher32
+checksums) with no NaN/Inf, source_sha256 equal to the hash of the source files as they are now, and
+n_frames equal to the number of frames decoded from the source video. Prints one line per problem
+and exits 1 if there is any (2 for unusable arguments). Temporary files of interrupted writers are
+listed; --clean removes those whose writer is dead.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +22,8 @@ from salprep.video import probe_video
 
 
 def register_parser(sub) -> None:
-    p = sub.add_parser(
-        "verify",
-        help="check store shards: every chunk's checksum, NaN/Inf, source hashes, shapes, frame counts",
-        description="Check every shard given or found (recursively) under the given folders: "
-        "readable, known salprep_type, all provenance attributes, current stage version, "
-        "datasets of the right rank with one entry per frame, names matching the store layout, "
-        "every chunk of data readable (fletcher32 checksums) with no NaN/Inf, source_sha256 "
-        "equal to the hash of the source files as they are now, and n_frames equal to the "
-        "number of frames decoded from the source video. Prints one line per problem and "
-        "exits 1 if there is any (2 for unusable arguments). Temporary files of interrupted "
-        "writers are listed; --clean removes those whose writer is dead.",
-    )
+    p = sub.add_parser("verify", description=__doc__.split("\n\n", 1)[1],
+                       help="check store shards: every chunk's checksum, NaN/Inf, source hashes, shapes, frame counts")
     p.add_argument("paths", nargs="+", help="shard files or store folders")
     p.add_argument("--quick", action="store_true",
                    help="attributes and shapes only: read no data, hash no source, decode no video")
@@ -52,6 +51,8 @@ def find_shards(paths: list[str]) -> tuple[list[Path], list[Path]]:
 
 
 def run(args) -> int:
+    from salprep.stages.gt import gt_shard_sources  # the adapters find a GT shard's annotations
+
     shards, leftovers = find_shards(args.paths)
     if not shards and not leftovers:
         raise SalprepError("no shards (*.h5) found", args.paths[0])
@@ -67,7 +68,8 @@ def run(args) -> int:
                 problems.append(f"source video: {frames} (use --no-video-check to skip)")
                 frames = None
         problems = verify_shard(shard, video_frames=frames, full=not args.quick,
-                                source_hashes=None if args.quick else hashes) + problems
+                                source_hashes=None if args.quick else hashes,
+                                annotation_sources=gt_shard_sources) + problems
         if problems:
             bad += 1
             for problem in problems:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import importlib
 
 from salprep.datasets.base import FrameInfo, VideoDataset, VideoFixations
-from salprep.datasets.dhf1k import DHF1K
+from salprep.datasets.dhf1k import DHF1K, parse_video_spec
 from salprep.errors import SalprepError
 
 #: layout name -> "module:Class" of its adapter (imported when first opened)
@@ -27,34 +26,6 @@ def adapter_class(layout: str) -> type[VideoDataset]:
         raise SalprepError(f"unknown dataset layout {layout!r}; known: {sorted(LAYOUTS)}")
     module, name = LAYOUTS[layout].split(":")
     return getattr(importlib.import_module(module), name)
-
-
-def parse_video_spec(spec) -> list[int]:
-    """Video numbers from a config split: a list of ints/ranges or a string like "1-600,605".
-
-    >>> parse_video_spec("1-3,7")
-    [1, 2, 3, 7]
-    >>> parse_video_spec([1, "601-602"])
-    [1, 601, 602]
-    """
-    items = spec if isinstance(spec, (list, tuple)) else [spec]
-    out: list[int] = []
-    for item in items:
-        for part in str(item).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            m = re.fullmatch(r"(\d+)\s*-\s*(\d+)", part)
-            if m:
-                lo, hi = int(m.group(1)), int(m.group(2))
-                if hi < lo:
-                    raise SalprepError(f"empty video range {part!r} in split definition")
-                out.extend(range(lo, hi + 1))
-            elif part.isdigit():
-                out.append(int(part))
-            else:
-                raise SalprepError(f"bad video number or range {part!r} in split definition")
-    return out
 
 
 def open_dataset(layout: str, root: str | Path, splits: dict | None = None) -> VideoDataset:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from salprep.errors import SalprepError
+from salprep.image_frames import image_files, image_size
 
 
 @dataclass
@@ -209,6 +210,52 @@ def parse_name_spec(spec, kind: str = "video") -> list[str]:
     items = spec if isinstance(spec, (list, tuple)) else [spec]
     names = [part.strip() for item in items for part in str(item).split(",")]
     return [check_plain_name(kind, n) for n in names if n]
+
+
+#: what each folder of a video's annotation folder holds, for messages
+ANNOTATION_KINDS = {"fixation": "fixation map", "maps": "saliency map"}
+
+
+def check_annotation_folder(folder: Path, info: FrameInfo) -> dict[str, int]:
+    """Check a video's annotation folder against the video, reading only image headers.
+
+    ``fixation/*`` (and ``maps/*``, when there are any), the per-frame images of the DHF1K,
+    Hollywood-2 and UCF-Sports layouts in the numeric order of the last number in their names
+    (:func:`salprep.image_frames.image_files`), must number ``info.frames`` files, each the
+    size of the video as displayed (``info.width`` x ``info.height``; a mismatch names the
+    video's size as :meth:`FrameInfo.size_text` does, with its rotation).
+
+    Returns:
+        ``{"fixation": count, "maps": count}`` (``maps`` only when the folder has maps).
+
+    Raises:
+        SalprepError: no folder, no fixation maps, a count that differs from ``info.frames``,
+        an unreadable image, or an image of another size (the first such file is named, with
+        how many more there are).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SalprepError("annotation folder not found", folder)
+    counts, found = {}, {}
+    for sub in ANNOTATION_KINDS:
+        files = image_files(folder / sub) if (folder / sub).is_dir() and any((folder / sub).iterdir()) else []
+        if files or sub == "fixation":
+            counts[sub] = len(files)
+            found[sub] = files
+    if counts.get("fixation", 0) == 0:
+        raise SalprepError("no fixation/NNNN.png files", folder)
+    for sub, n in counts.items():
+        if n != info.frames:
+            raise SalprepError(f"{sub}/ has {n} frames but the video decodes to {info.frames}", folder / sub)
+    video_size = (info.width, info.height)
+    wrong = [(sub, path, size) for sub, files in found.items() for path in files
+             if (size := image_size(path, "not a readable image")) != video_size]
+    if wrong:
+        sub, path, (w, h) = wrong[0]
+        more = len(wrong) - 1
+        tail = f" (and {more} more file{'s' if more > 1 else ''})" if more else ""
+        raise SalprepError(f"{ANNOTATION_KINDS[sub]} is {w}x{h} but the video is {info.size_text()}{tail}", path)
+    return counts
 
 
 def points_of_binary_map(fixated: np.ndarray) -> np.ndarray:

@@ -32,6 +32,34 @@ _FRAME_RE = re.compile(r"^(\d+)\.png$", re.IGNORECASE)
 DHF1K_SPLITS = {"train": "1-600", "val": "601-700", "test": "701-1000"}
 
 
+def parse_video_spec(spec) -> list[int]:
+    """Video numbers from a config split: a list of ints/ranges or a string like "1-600,605".
+
+    >>> parse_video_spec("1-3,7")
+    [1, 2, 3, 7]
+    >>> parse_video_spec([1, "601-602"])
+    [1, 601, 602]
+    """
+    items = spec if isinstance(spec, (list, tuple)) else [spec]
+    out: list[int] = []
+    for item in items:
+        for part in str(item).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            m = re.fullmatch(r"(\d+)\s*-\s*(\d+)", part)
+            if m:
+                lo, hi = int(m.group(1)), int(m.group(2))
+                if hi < lo:
+                    raise SalprepError(f"empty video range {part!r} in split definition")
+                out.extend(range(lo, hi + 1))
+            elif part.isdigit():
+                out.append(int(part))
+            else:
+                raise SalprepError(f"bad video number or range {part!r} in split definition")
+    return out
+
+
 def video_number(video: str) -> int:
     """The number of a DHF1K video id ("001" -> 1); anything but digits is refused."""
     text = str(video)
@@ -88,8 +116,6 @@ class DHF1K(VideoDataset):
 
     def parse_splits(self, spec):
         """Video numbers and ranges ("1-600", "601-700,705") as 3-digit ids."""
-        from salprep.datasets import parse_video_spec
-
         return {str(k): [video_id(n) for n in parse_video_spec(v)] for k, v in spec.items()}
 
     def missing_from_root(self):

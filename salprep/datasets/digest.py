@@ -20,18 +20,10 @@ import os
 from pathlib import Path
 
 from salprep.atomic import atomic_output
+from salprep.store import sha256_file
 
 #: version of the stamp's content; bump when the digest's definition changes
 DIGEST_VERSION = 1
-_CHUNK = 1 << 20
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _load_cache(path: Path) -> dict:
@@ -68,7 +60,7 @@ def annotation_digest(folder: str | os.PathLike, files: list[Path], cache: str |
         if hit is not None and hit[:3] == key:
             sha = hit[3]
         else:
-            sha, changed = file_sha256(path), True
+            sha, changed = sha256_file(path), True
         fresh[rel] = [*key, sha]
         entries.append(f"{rel}\t{sha}\n")
     if cache_path is not None and (changed or set(fresh) != set(known)):

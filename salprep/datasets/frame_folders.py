@@ -20,9 +20,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from salprep.datasets.base import VideoDataset, VideoFixations, natural_key, points_of_binary_map
 from salprep.errors import SalprepError
 from salprep.image_frames import frame_number, image_files, read_gray_image
@@ -203,65 +200,3 @@ class UCFSports(FrameFolderDataset):
     def frame_file_name(cls, video, number):
         action, _, index = video.rpartition("-")
         return f"{action}_{index}_{number:0{cls.frame_digits}d}.png" if action else f"{video}_{number:03d}.png"
-
-
-# -- fixture ------------------------------------------------------------------------------------
-def _default_videos(layout: str) -> dict:
-    if layout == "hollywood":
-        return {  # shots of one clip: the first starts at 3, three frames missing at the cut
-            "actioncliptrain00001_1": {"split": "train", "frames": range(3, 8), "size": (64, 48)},
-            "actioncliptrain00001_2": {"split": "train", "frames": range(11, 15), "size": (64, 48)},
-            "actioncliptest00001_1": {"split": "test", "frames": range(3, 6), "size": (40, 30)},
-        }
-    return {
-        "Diving-Side-001": {"split": "train", "frames": range(1, 5), "size": (64, 48)},
-        "Golf-Swing-Back-002": {"split": "train", "frames": range(1, 4), "size": (40, 30)},
-        "Kicking-Front-003": {"split": "test", "frames": range(1, 4), "size": (40, 30)},
-    }
-
-
-def write_frame_folder_fixture(root, layout: str, videos: dict | None = None, seed: int = 0) -> dict:
-    """A tiny Hollywood-2 or UCF-Sports copy under ``root`` (``layout``: "hollywood" or "ucf").
-
-    Args:
-        videos: name -> ``{"split": "train" | "test", "frames": frame numbers as on disk,
-            "size": (W, H)}``; default: two training videos and one test video per layout (the
-            Hollywood shots start at frame 3 with a gap at the cut; sizes differ per video).
-
-    Returns:
-        name -> ``{"split", "frames" (list of numbers), "size", "dir", "points"}``: ``points`` is
-        one (N, 2) int64 array of 0-based (x, y) fixations per frame (as :func:`points_of_binary_map`
-        orders them); ``maps/`` holds the layout's GT preset applied to them, so GT round-trips.
-    """
-    from salprep import gt as gtlib
-    from salprep.datasets import adapter_class
-
-    cls = adapter_class(layout)
-    if not issubclass(cls, FrameFolderDataset):
-        raise SalprepError(f"layout {layout!r} is not a frame-folder layout (hollywood, ucf)")
-    recipe = gtlib.GT_PRESETS[cls.gt_preset]
-    rng = np.random.default_rng(seed)
-    root = Path(root)
-    out = {}
-    for name, spec in (videos or _default_videos(layout)).items():
-        check_plain_name("video", name)
-        w, h = spec["size"]
-        video_dir = root / SPLIT_FOLDERS[spec["split"]] / name
-        for sub in ("images", "fixation", "maps"):
-            (video_dir / sub).mkdir(parents=True, exist_ok=True)
-        points = []
-        for number in spec["frames"]:
-            file_name = cls.frame_file_name(name, number)
-            frame = (rng.random((h, w, 3)) * 255).astype(np.uint8)
-            Image.fromarray(frame, mode="RGB").save(video_dir / "images" / file_name)
-            n = int(rng.integers(1, 5))
-            xy = np.stack([rng.integers(0, w, n), rng.integers(0, h, n)], axis=1)
-            fixated = gtlib.fixation_map(xy, (h, w))
-            points.append(points_of_binary_map(fixated))
-            Image.fromarray(fixated.astype(np.uint8) * 255, mode="L").save(video_dir / "fixation" / file_name)
-            smap = gtlib.saliency_map(fixated, recipe["sigma"], recipe["truncate"], border=recipe["border"],
-                                      shift=recipe["shift"])
-            Image.fromarray(np.round(smap * 255).astype(np.uint8), mode="L").save(video_dir / "maps" / file_name)
-        out[name] = {"split": spec["split"], "frames": list(spec["frames"]), "size": (w, h), "dir": video_dir,
-                     "points": points}
-    return out

@@ -23,7 +23,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from salprep.datasets.base import VideoDataset, VideoFixations, natural_key
 from salprep.errors import SalprepError
@@ -212,84 +211,3 @@ class SALICON(VideoDataset):
 
     def frame_rate(self, video):
         return self.default_fps
-
-
-# -- fixture ------------------------------------------------------------------------------------
-_DEFAULT_IMAGES = {  # two sizes within train; gaze 1xN and Nx1; one test image without GT
-    "COCO_train2014_000000000009": {"split": "train", "size": (64, 48), "gaze": "row"},
-    "COCO_train2014_000000000025": {"split": "train", "size": (40, 30), "gaze": "column"},
-    "COCO_val2014_000000000042": {"split": "val", "size": (64, 48), "gaze": "row"},
-    "COCO_test2014_000000000001": {"split": "test", "size": (40, 30)},
-}
-
-
-def _gaze_struct(observers: list[dict], orientation: str) -> np.ndarray:
-    """A MATLAB struct array (1xN or Nx1) for savemat: a record array of object fields."""
-    shape = (1, len(observers)) if orientation == "row" else (len(observers), 1)
-    gaze = np.empty(shape, dtype=[(f, object) for f in GAZE_FIELDS])
-    for i, obs in enumerate(observers):
-        gaze.flat[i] = tuple(obs[f] for f in GAZE_FIELDS)
-    return gaze
-
-
-def write_salicon_fixture(root, images: dict | None = None, seed: int = 0, flat: bool = False) -> dict:
-    """A tiny SALICON 2017 copy under ``root``.
-
-    Args:
-        images: stem -> ``{"split", "size": (W, H), "gaze": "row" | "column"}``; ``gaze`` absent:
-            no fixations or map (a test image). Default: two train images of different sizes,
-            one val image, one test image.
-        flat: put every image directly in images/ (UNISAL's layout) instead of images/<split>/.
-
-    Returns:
-        stem -> ``{"split", "size", "image", "mat", "map", "fixations", "dropped", "location",
-        "clipped"}``: ``fixations`` are the in-image 0-based (x, y) points of all observers in
-        file order, ``dropped`` how many fell outside; ``location`` the mouse samples clipped into
-        the image, ``clipped`` how many needed it. The map is the salicon preset applied to
-        ``fixations`` (the shipped map of a ``gaze`` image; so GT round-trips).
-    """
-    from scipy.io import savemat
-
-    from salprep import gt as gtlib
-
-    recipe = gtlib.GT_PRESETS["salicon"]
-    rng = np.random.default_rng(seed)
-    root = Path(root)
-    out = {}
-    for stem, spec in (images or _DEFAULT_IMAGES).items():
-        check_plain_name("video", stem)
-        split, (w, h) = spec["split"], spec["size"]
-        image = root / "images" / ("" if flat else split) / f"{stem}.jpg"
-        image.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray((rng.random((h, w, 3)) * 255).astype(np.uint8), mode="RGB").save(image, quality=90)
-        entry = {"split": split, "size": (w, h), "image": image, "mat": None, "map": None}
-        out[stem] = entry
-        if "gaze" not in spec:
-            continue
-        observers = []
-        for _ in range(3):
-            m = int(rng.integers(2, 5))
-            fix1 = np.stack([rng.integers(1, w + 1, m), rng.integers(1, h + 1, m)], axis=1).astype(np.float64)
-            fix1[0] += rng.random(2) * 0.4  # non-integer 1-based coordinates round to the nearest pixel
-            n = int(rng.integers(4, 8))
-            loc1 = np.stack([rng.uniform(-5, w + 5, n), rng.uniform(-5, h + 5, n)], axis=1)
-            observers.append({"location": loc1, "timestamp": np.sort(rng.uniform(0, 5000, (n, 1)), axis=0),
-                              "fixations": fix1})
-        observers[1]["fixations"] = np.vstack([observers[1]["fixations"], [[w + 3.0, 2.0], [0.2, 5.0]]])
-        observers[2]["location"] = np.vstack([observers[2]["location"], [[w + 40.0, h + 40.0], [-30.0, 1.0]]])
-        mat = root / "fixations" / split / f"{stem}.mat"
-        mat.parent.mkdir(parents=True, exist_ok=True)
-        savemat(str(mat), {"image": stem, "resolution": np.array([[h, w]], np.float64),
-                           "gaze": _gaze_struct(observers, spec["gaze"])})
-        fix = matlab_to_pixels(np.concatenate([o["fixations"] for o in observers]))
-        inside = (fix >= 0).all(axis=1) & (fix < (w, h)).all(axis=1)
-        loc = matlab_to_pixels(np.concatenate([o["location"] for o in observers]))
-        loc_clipped = np.clip(loc, 0, (w - 1, h - 1))
-        smap = gtlib.saliency_map(gtlib.fixation_map(fix[inside], (h, w)), recipe["sigma"], recipe["truncate"],
-                                  border=recipe["border"], shift=recipe["shift"])
-        png = root / "maps" / split / f"{stem}.png"
-        png.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.round(smap * 255).astype(np.uint8), mode="L").save(png)
-        entry.update(mat=mat, map=png, fixations=fix[inside], dropped=int((~inside).sum()), location=loc_clipped,
-                     clipped=int((loc != loc_clipped).any(axis=1).sum()))
-    return out

@@ -12,19 +12,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from salprep.datasets import dhf1k_gaze as gz
-from salprep.demo.scene import FPS
-
-if TYPE_CHECKING:
-    from salprep.demo.video import DemoVideo
+from salprep.demo.scene import FPS, DemoObject
 
 SAMPLES_PER_FRAME = 2  # 60 Hz gaze
 N_PARTICIPANTS = 17  # observers P001..P017; each video is watched by 12-17 of them
 EVENT_NAMES = {"F": "Fixation", "S": "Saccade", "B": "Blink", "M": "Message"}
+
+
+class WatchedVideo(Protocol):
+    """What the observers see of a video (:class:`salprep.demo.video.DemoVideo` is one)."""
+
+    width: int
+    height: int
+    frames: int
+    objects: list[DemoObject]
+    empty_frame: int | None  # 0-based frame left without fixations
 
 
 @dataclass
@@ -155,7 +162,7 @@ def _sample_times(rng, t0: int, frames: int) -> np.ndarray:
     return t0 + np.round((base + jitter) * 1e6 / FPS).astype(np.int64)
 
 
-def simulate_gaze(rng, video: DemoVideo) -> list[ObserverGaze]:
+def simulate_gaze(rng, video: WatchedVideo) -> list[ObserverGaze]:
     """The observers of ``video`` (12-17 of P001..P017) with their raw gaze rows."""
     w, h, frames = video.width, video.height, video.frames
     objs = video.objects

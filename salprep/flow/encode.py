@@ -23,18 +23,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from salprep.flow.tvl1.inputs import describe
+
 __all__ = ["encode_flow_lsts", "decode_flow_lsts", "LSTS_QUANT_LEVELS", "LSTS_SCALE"]
 
 #: int8 code of +1.0 (and -LSTS_QUANT_LEVELS of -1.0).
 LSTS_QUANT_LEVELS = 127
 #: multiply an int8 code by this to get the value in [-1, 1].
 LSTS_SCALE = 1.0 / LSTS_QUANT_LEVELS
-
-
-def _describe(x) -> str:
-    if isinstance(x, (torch.Tensor, np.ndarray)):
-        return f"{type(x).__name__} shape {tuple(x.shape)} dtype {x.dtype}"
-    return type(x).__name__
 
 
 def encode_flow_lsts(flow, bound: float = 20.0, upsample: float = 2.0):
@@ -56,7 +52,7 @@ def encode_flow_lsts(flow, bound: float = 20.0, upsample: float = 2.0):
     is_numpy = isinstance(flow, np.ndarray)
     if not (is_numpy or isinstance(flow, torch.Tensor)):
         raise ValueError(
-            f"flow: expected a numpy array or torch tensor (B, 2, h, w), got {_describe(flow)}"
+            f"flow: expected a numpy array or torch tensor (B, 2, h, w), got {describe(flow)}"
         )
     if flow.ndim != 4 or flow.shape[1] != 2:
         raise ValueError(f"flow: expected shape (B, 2, h, w), got {tuple(flow.shape)}")
@@ -99,4 +95,4 @@ def decode_flow_lsts(q):
         if q.dtype != torch.int8:
             raise ValueError(f"q: expected dtype int8, got {q.dtype}")
         return (q.to(torch.float32) * LSTS_SCALE).clamp(-1.0, 1.0)
-    raise ValueError(f"q: expected an int8 numpy array or torch tensor, got {_describe(q)}")
+    raise ValueError(f"q: expected an int8 numpy array or torch tensor, got {describe(q)}")

@@ -32,7 +32,6 @@ from torch import nn
 #: Input (T, H, W) of the pooled Mixed_5c features.
 INPUT_SIZE = (5, 5, 5)
 #: Output (H, W) of the decoder (DHF1K's frame size).
-OUTPUT_SIZE = (360, 640)
 #: Channels of the Conv3d output (the paper's 512x1x5x5).
 BOTTLENECK_CHANNELS = 512
 #: D1..D7 as (kernel, padding, stride, output_padding), each an (h, w) pair (MODELS.md's table).
@@ -47,6 +46,8 @@ LAYERS: tuple[tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int
 )
 #: (H, W) after the Conv3d and after each of D1..D7.
 SIZES = ((5, 5), (10, 10), (30, 20), (30, 40), (90, 80), (90, 160), (180, 320), (360, 640))
+#: the map the decoder outputs (the last of :data:`SIZES`): DHF1K's frame size
+OUTPUT_SIZE = SIZES[-1]
 #: Default output channels of D1..D6 (D7 has one).
 DEFAULT_CHANNELS = (256, 128, 64, 32, 16, 8)
 
@@ -194,3 +195,24 @@ def lsts_frame_features(frame_index: np.ndarray, n_frames: int) -> np.ndarray:
     frames = np.arange(n_frames, dtype=np.int64)
     k = np.searchsorted(index.astype(np.int64), frames, side="right") - 1
     return np.maximum(k, 0).astype(np.int64)
+
+
+def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """LSTS's training loss: mean squared error, pred and target (B, 1, 360, 640) in [0, 1]."""
+    return F.mse_loss(pred.float(), target)
+
+
+def make_optimizer(model: nn.Module, settings: dict):
+    """(optimiser, schedule, "iteration") of LSTS training: RMSProp (momentum 0, the paper's) or
+    Adam with ``settings["lr"]`` and ``weight_decay``; the lr halved every
+    ``lr_halving_iterations`` iterations (StepLR, stepped each iteration)."""
+    from salprep.errors import SalprepError
+    from salprep.models.optim import optimizer
+
+    if settings["optimizer"] == "rmsprop":
+        opt = optimizer(torch.optim.RMSprop, model, lr=settings["lr"], momentum=0.0, weight_decay=settings["weight_decay"])
+    elif settings["optimizer"] == "adam":
+        opt = optimizer(torch.optim.Adam, model, lr=settings["lr"], weight_decay=settings["weight_decay"])
+    else:
+        raise SalprepError(f"LSTS: optimizer must be rmsprop or adam, got {settings['optimizer']!r}")
+    return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=settings["lr_halving_iterations"], gamma=0.5), "iteration"

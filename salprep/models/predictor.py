@@ -10,59 +10,47 @@ from __future__ import annotations
 
 import functools
 import os
+from pathlib import Path
 
 import numpy as np
 
 from salprep.errors import SalprepError
 
 
-def load_model_file(path: str | os.PathLike, device="cpu"):
-    """(spec, model in eval mode on ``device``, the file's record) of a ``model.pt``.
+class PriorPredictor:
+    """The same map for every frame (the centre-bias baseline's prior)."""
 
-    The file is read with ``torch.load(..., weights_only=True)`` and its ``state_dict`` checked
-    by the one checkpoint loader (:func:`salprep.checkpoints.load_checkpoint`: every key of the
-    rebuilt network with its shape, no extra keys, finite float weights).
+    def __init__(self, prior: np.ndarray):
+        self.prior = np.asarray(prior, dtype=np.float64)
 
-    Raises:
-        SalprepError: one line naming the file: unreadable, not a model.pt, an unknown model,
-            settings that do not build it, missing / unexpected keys, wrong shapes, NaN/Inf.
-    """
-    from salprep.checkpoints import read_checkpoint
-
-    return model_from_record(read_checkpoint(path, "model.pt"), path, device)
+    def predict(self, video, frames):
+        return np.broadcast_to(self.prior, (len(frames), *self.prior.shape))
 
 
-def model_from_record(state, path: str | os.PathLike, device="cpu"):
-    """:func:`load_model_file` on a ``model.pt`` already read (``state``; ``path`` names it in
-    errors): the same checks, the same (spec, model in eval mode on ``device``, ``state``)."""
-    from collections.abc import Mapping
+def load_predictor(model: str, path: str | os.PathLike, device: str = "cpu"):
+    """(predictor, training record) of a registered model's ``model.pt``
+    (:mod:`salprep.models.artifacts` reads it): a :class:`DecoderPredictor` for a decoder, a
+    :class:`PriorPredictor` for the prior; the record has ``weights`` (the extractors behind the
+    inputs) and ``settings``."""
+    from salprep.models import artifacts
+    from salprep.models.registry import get_model
 
-    from salprep.checkpoints import CheckpointSpec, load_checkpoint, short_list
-    from salprep.models.registry import MODELS, WEIGHT_KEYS
+    path = Path(path)
+    if not path.exists():
+        raise SalprepError("checkpoint not found", path)
+    spec = get_model(model)
+    if not spec.trained:
+        prior, meta = artifacts.read_prior(path)
+        return PriorPredictor(prior), meta
+    from salprep.device import resolve_device
 
-    if "model" not in state or "state_dict" not in state:
-        raise SalprepError(f"not a salprep model.pt (no model / state_dict entries; it has "
-                           f"{short_list(sorted(str(k) for k in state), 3)})", path)
-    name = state["model"]
-    spec = MODELS.get(name) if isinstance(name, str) else None
-    if spec is None or spec.build is None:
-        raise SalprepError(f"model.pt is of model {name!r}, not a registered decoder "
-                           f"({', '.join(n for n, s in MODELS.items() if s.build is not None)})", path)
-    settings = state.get("settings") or spec.recipe
-    if not isinstance(settings, Mapping) or not isinstance(state["state_dict"], Mapping):
-        raise SalprepError("not a salprep model.pt: settings / state_dict are not mappings", path)
-    settings = dict(settings)
-    for key in WEIGHT_KEYS:  # files that only started training: the state_dict replaces them
-        if settings.get(key):
-            settings[key] = ""
-    try:
-        model = spec.build(settings)
-    except SalprepError as exc:
-        raise SalprepError(f"model.pt settings do not build {spec.name}: {exc.message}", path) from None
-    except (ValueError, TypeError, KeyError) as exc:
-        raise SalprepError(f"model.pt settings do not build {spec.name}: {type(exc).__name__}: {exc}", path) from None
-    load_checkpoint(model, state["state_dict"], CheckpointSpec(name=f"{spec.name} model.pt"), source=path)
-    return spec, model.to(device).eval(), state
+    dev = resolve_device(device)
+    found, net, state = artifacts.read_model(path, dev)
+    if found.name != model:
+        raise SalprepError(f"this model.pt is of model {found.name!r}, not {model!r}", path)
+    weights = state.get("features_weights") or ["none"]
+    return DecoderPredictor(found, net, dev, source=path), {"model": model, "weights": "+".join(weights),
+                                                            "settings": state.get("settings")}
 
 
 @functools.lru_cache(maxsize=4)
@@ -78,7 +66,9 @@ def _worker_predictor(path: str, device: str, batch_size: int) -> "DecoderPredic
     if multiprocessing.parent_process() is not None:
         torch.set_num_threads(1)
     dev = resolve_device(device)
-    spec, model, _ = load_model_file(path, dev)
+    from salprep.models.artifacts import read_model
+
+    spec, model, _ = read_model(path, dev)
     return DecoderPredictor(spec, model, dev, batch_size, source=path)
 
 

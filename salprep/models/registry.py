@@ -25,12 +25,18 @@ Families share one backbone each and vary by configuration, never by copies of a
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from salprep.errors import SalprepError
 
-LSTS_SIZE = (360, 640)  # the decoder's output and training target size
+#: the LSTS decoder's output and training target size: DHF1K's frames (salprep.models.lsts.OUTPUT_SIZE,
+#: which its layer sizes give; tests/test_decoders.py checks the two agree)
+LSTS_SIZE = (360, 640)
+#: channels each input stage gives a model (salprep.train.data.read_input): pooled I3D Mixed_5c,
+#: RGB frames, monodepth2 disparity, SpyNet flow (dx, dy); a model's input channels are their sum
+INPUT_CHANNELS = {"i3d_rgb": 1024, "i3d_flow": 1024, "frames": 3, "depth": 1, "flow_spynet": 2}
 #: where LSTS_RECIPE's paper values come from
 LSTS_SOURCE = ("LSTS paper, training: MSE, RMSProp (momentum 0), lr 1e-4, weight decay 5e-5, batch 128, lr halved "
                "every 50 iterations; 10 / 2 / 1 epochs for RGB / Flow / RGB&Flow (MODELS.md, LSTS decoder)")
@@ -101,24 +107,48 @@ SETTING_LIMITS = {
     "augment": {"enum": ["thesis", "none"]},                            # salprep.train.loop._augmented
     "seed": {"minimum": 0},
 }
-#: the optimisers each family's training builds (salprep.train.loop.make_optimizer)
+#: the optimisers each family's factory builds (salprep.models.lsts.make_optimizer,
+#: salprep.models.salbce.training.make_optimizer)
 OPTIMIZERS = {"lsts": ["rmsprop", "adam"], "salbce": ["adam", "sgd"]}
 #: the JSON-schema type of a recipe key, from its default's Python type (bool before int)
 _JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
 
 
-@dataclass(frozen=True)
+class Lazy:
+    """A function named ``"module:name"``, imported when first called: the registry names the
+    networks' losses and optimiser factories without importing torch (every ``salprep`` command
+    reads the registry to parse its arguments)."""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def __call__(self, *args, **kwargs):
+        module, name = self.target.split(":")
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return self.target
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec:
-    """One registered model.
+    """One registered model: everything the training loop and the commands need to know of it.
 
     Attributes:
         name: results/<name>.
-        family: ``"lsts"`` or ``"prior"``.
-        inputs: store stages the model reads per frame (besides ``gt``), in channel order.
+        family: ``"lsts"``, ``"salbce"`` or ``"prior"``: the paper's network (labels, the
+            optimisers its factory knows); nothing dispatches on it.
+        inputs: store stages the model reads per frame (besides ``gt``), in channel order; its
+            input channels follow (:attr:`in_channels`, :data:`INPUT_CHANNELS`).
         recipe: training defaults (config ``models.<name>`` overrides them).
-        build: ``f(recipe) -> nn.Module`` (None for ``prior``).
-        loss: ``"mse"`` (LSTS, against the GT map at 360x640) or ``"bce"`` (SalBCE, on 4x4-pooled
-            maps at the frames size).
+        network: ``f(in_channels, settings) -> nn.Module``; None for a model without one (the
+            centre-bias prior, :mod:`salprep.baselines`).
+        loss: ``f(pred, target) -> scalar`` of (B, 1, H, W) maps in [0, 1] (LSTS: MSE at 360x640;
+            SalBCE: BCE on 4x4-pooled maps at the frames size).
+        optimizer: ``f(model, settings) -> (optimiser, schedule, "iteration" | "epoch")``: when
+            the schedule steps; an "epoch" schedule is given the epoch's validation loss.
+        val_loss: the schedule watches the validation loss (SalBCE's ReduceLROnPlateau), so
+            training reads the val split's shards too; LSTS's fixed schedule does not.
         target_size: (H, W) of the training targets; None = the input frames' size.
         paper: the published DHF1K val numbers of the seed paper (MODELS.md), for comparison.
         source: where the recipe's values come from (results/recipe.json).
@@ -128,27 +158,39 @@ class ModelSpec:
 
     name: str
     family: str
-    inputs: tuple[str, ...]
+    inputs: tuple[str, ...] = ()
     recipe: dict = field(default_factory=dict)
-    build: Callable[[dict], Any] | None = None
-    loss: str = "mse"
+    network: Callable[[int, dict], Any] | None = None
+    loss: Callable | None = None
+    optimizer: Callable | None = None
+    val_loss: bool = False
     target_size: tuple[int, int] | None = None
     paper: dict = field(default_factory=dict)
     source: str = ""
     paper_init: str = ""
 
     @property
-    def val_loss(self) -> bool:
-        """The schedule watches the validation loss (SalBCE's ReduceLROnPlateau), so training reads
-        the val split's shards too; LSTS's fixed schedule does not (its training never does)."""
-        return self.family == "salbce"
+    def trained(self) -> bool:
+        """Whether the one training loop trains it (it has a network); else a prior."""
+        return self.network is not None
+
+    @property
+    def in_channels(self) -> int:
+        """Input channels: the sum of its input stages' (:data:`INPUT_CHANNELS`)."""
+        return sum(INPUT_CHANNELS[stage] for stage in self.inputs)
+
+    def build(self, settings: dict):
+        """The untrained network for ``settings`` (a recipe with overrides)."""
+        if self.network is None:
+            raise SalprepError(f"model {self.name} has no network (a prior)")
+        return self.network(self.in_channels, settings)
 
     def settings(self, overrides: dict | None = None) -> dict:
         """The recipe with ``overrides`` applied. Unknown keys, and values of another type or
         outside the key's range (:func:`settings_schema`, as the workflow's config schema checks
         them), are refused with one line naming ``models.<name>.<key>``, the value and what is
         allowed."""
-        from salprep.config_check import and_more, schema_errors
+        from salprep.schema_lines import and_more, schema_errors
 
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(self.recipe))
@@ -167,58 +209,57 @@ class ModelSpec:
         return dict(SETTING_LIMITS.get(key, {}))
 
 
-def _lsts(in_channels: int) -> Callable[[dict], Any]:
-    def build(recipe: dict):
-        from salprep.models.lsts import LSTSDecoder
+def _lsts(in_channels: int, settings: dict):
+    from salprep.models.lsts import LSTSDecoder
 
-        return LSTSDecoder(in_channels=in_channels)
-
-    return build
+    return LSTSDecoder(in_channels=in_channels)
 
 
-def _salbce(in_channels: int, coordconv: bool) -> Callable[[dict], Any]:
-    def build(recipe: dict):
+def _salbce(coordconv: bool) -> Callable[[int, dict], Any]:
+    def build(in_channels: int, settings: dict):
         from salprep.models.salbce import SalBCE, init_salbce, load_vgg16_features
 
         # a model.pt written before the batchnorm / init keys existed has neither (and no BatchNorm)
-        model = SalBCE(in_channels=in_channels, coordconv=coordconv, width=recipe["width"],
-                       batchnorm=recipe.get("batchnorm", False))
-        if recipe.get("init"):  # the whole generator: replaces the VGG16 encoder, if both are given
-            init_salbce(model, recipe["init"])
-        elif recipe.get("vgg16"):
-            load_vgg16_features(model, recipe["vgg16"])
+        model = SalBCE(in_channels=in_channels, coordconv=coordconv, width=settings["width"],
+                       batchnorm=settings.get("batchnorm", False))
+        if settings.get("init"):  # the whole generator: replaces the VGG16 encoder, if both are given
+            init_salbce(model, settings["init"])
+        elif settings.get("vgg16"):
+            load_vgg16_features(model, settings["vgg16"])
         return model
 
     return build
 
 
-MODELS: dict[str, ModelSpec] = {
-    "center_bias": ModelSpec("center_bias", "prior", (), source="the mean training GT map (a baseline: no recipe keys)"),
-    "lsts_rgb": ModelSpec("lsts_rgb", "lsts", ("i3d_rgb",), {**LSTS_RECIPE, "epochs": 10}, _lsts(1024), "mse", LSTS_SIZE,
-                          paper={"auc_judd": 0.8280, "auc_shuffled": 0.6415, "nss": 1.441, "cc": 0.3868},
-                          source=LSTS_SOURCE),
-    "lsts_flow": ModelSpec("lsts_flow", "lsts", ("i3d_flow",), {**LSTS_RECIPE, "epochs": 2}, _lsts(1024), "mse",
-                           LSTS_SIZE, paper={"auc_judd": 0.8616, "auc_shuffled": 0.6983, "nss": 1.2561, "cc": 0.3370},
-                           source=LSTS_SOURCE),
-    "lsts_rgbflow": ModelSpec("lsts_rgbflow", "lsts", ("i3d_rgb", "i3d_flow"), {**LSTS_RECIPE, "epochs": 1},
-                              _lsts(2048), "mse", LSTS_SIZE,
-                              paper={"auc_judd": 0.8306, "auc_shuffled": 0.6218, "nss": 1.3803, "cc": 0.3715},
-                              source=LSTS_SOURCE),
-    "salbce_rgb": ModelSpec("salbce_rgb", "salbce", ("frames",), SALBCE_RECIPE, _salbce(3, False), "bce",
-                            paper={"auc_judd": 0.880, "auc_shuffled": 0.632, "nss": 2.285, "cc": 0.420, "sim": 0.339},
-                            source=SALBCE_SOURCE, paper_init=SALBCE_PAPER_INIT),
-    "salbce_coord": ModelSpec("salbce_coord", "salbce", ("frames",), SALBCE_RECIPE, _salbce(3, True), "bce",
-                              paper={"auc_judd": 0.866, "auc_shuffled": 0.629, "nss": 2.072, "cc": 0.389, "sim": 0.304},
-                              source=SALBCE_SOURCE, paper_init=SALBCE_PAPER_INIT),
-    "salbce_depth": ModelSpec("salbce_depth", "salbce", ("frames", "depth"), SALBCE_RECIPE, _salbce(4, False), "bce",
-                              paper={"auc_judd": 0.895, "auc_shuffled": 0.648, "nss": 2.524, "cc": 0.463,
-                                     "sim": 0.351},
-                              source=SALBCE_SOURCE, paper_init=SALBCE_PAPER_INIT),
-    "salbce_depth_coord": ModelSpec("salbce_depth_coord", "salbce", ("frames", "depth"), SALBCE_RECIPE,
-                                    _salbce(4, True), "bce", source=SALBCE_SOURCE, paper_init=SALBCE_PAPER_INIT),
-    "salbce_flow": ModelSpec("salbce_flow", "salbce", ("frames", "flow_spynet"), SALBCE_RECIPE, _salbce(5, False),
-                             "bce", source=SALBCE_SOURCE, paper_init=SALBCE_PAPER_INIT),
-}
+def _lsts_spec(name: str, inputs: tuple[str, ...], epochs: int, paper: dict) -> ModelSpec:
+    return ModelSpec(name=name, family="lsts", inputs=inputs, recipe={**LSTS_RECIPE, "epochs": epochs},
+                     network=_lsts, loss=Lazy("salprep.models.lsts:mse_loss"),
+                     optimizer=Lazy("salprep.models.lsts:make_optimizer"), target_size=LSTS_SIZE, paper=paper,
+                     source=LSTS_SOURCE)
+
+
+def _salbce_spec(name: str, inputs: tuple[str, ...], coordconv: bool, paper: dict | None = None) -> ModelSpec:
+    return ModelSpec(name=name, family="salbce", inputs=inputs, recipe=SALBCE_RECIPE, network=_salbce(coordconv),
+                     loss=Lazy("salprep.models.salbce.loss:bce_loss"),
+                     optimizer=Lazy("salprep.models.salbce.training:make_optimizer"), val_loss=True,
+                     paper=paper or {}, source=SALBCE_SOURCE, paper_init=SALBCE_PAPER_INIT)
+
+
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
+    ModelSpec(name="center_bias", family="prior", source="the mean training GT map (a baseline: no recipe keys)"),
+    _lsts_spec("lsts_rgb", ("i3d_rgb",), 10, {"auc_judd": 0.8280, "auc_shuffled": 0.6415, "nss": 1.441, "cc": 0.3868}),
+    _lsts_spec("lsts_flow", ("i3d_flow",), 2, {"auc_judd": 0.8616, "auc_shuffled": 0.6983, "nss": 1.2561, "cc": 0.3370}),
+    _lsts_spec("lsts_rgbflow", ("i3d_rgb", "i3d_flow"), 1,
+               {"auc_judd": 0.8306, "auc_shuffled": 0.6218, "nss": 1.3803, "cc": 0.3715}),
+    _salbce_spec("salbce_rgb", ("frames",), False,
+                 {"auc_judd": 0.880, "auc_shuffled": 0.632, "nss": 2.285, "cc": 0.420, "sim": 0.339}),
+    _salbce_spec("salbce_coord", ("frames",), True,
+                 {"auc_judd": 0.866, "auc_shuffled": 0.629, "nss": 2.072, "cc": 0.389, "sim": 0.304}),
+    _salbce_spec("salbce_depth", ("frames", "depth"), False,
+                 {"auc_judd": 0.895, "auc_shuffled": 0.648, "nss": 2.524, "cc": 0.463, "sim": 0.351}),
+    _salbce_spec("salbce_depth_coord", ("frames", "depth"), True),
+    _salbce_spec("salbce_flow", ("frames", "flow_spynet"), False),
+)}
 
 
 def settings_schema(spec: ModelSpec) -> dict:
@@ -249,4 +290,4 @@ def get_model(name: str) -> ModelSpec:
 
 def decoder_models() -> list[str]:
     """Models trained by the one training loop (every family but the prior)."""
-    return [name for name, spec in MODELS.items() if spec.family != "prior"]
+    return [name for name, spec in MODELS.items() if spec.trained]

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from salprep.errors import SalprepError
+from salprep.flow.tvl1_params import PARAMS, check_params
 from salprep.stages.runner import StageRun, parse_size, run_stage, video_facts
 from salprep.stages.samplers import Pairs
 from salprep.video import iter_frames
 
-#: OpenCV DualTVL1 parameter -> its type on the command line
-TVL1_PARAMS = {"tau": float, "lambda_": float, "theta": float, "nscales": int, "warps": int, "epsilon": float,
-               "inner_iterations": int, "outer_iterations": int, "scale_step": float, "gamma": float,
-               "median_filtering": int}
+#: OpenCV DualTVL1 parameter -> its type on the command line, from the one table
+#: (:data:`salprep.flow.tvl1_params.PARAMS`); all but ``use_initial_flow`` (no initial flow here)
+TVL1_PARAMS = {name: p.type for name, p in PARAMS.items() if name != "use_initial_flow"}
 
 
 #: where the defaults of :func:`build_flow_tvl1` come from (results/recipe.json)
@@ -55,7 +55,6 @@ def build_flow_tvl1(video, out, *, dataset_name: str, video_id: str | None = Non
     """TV-L1 flow shard of one video (see the module docstring); returns the run summary."""
     from salprep.device import resolve_device
     from salprep.flow.encode import LSTS_SCALE
-    from salprep.flow.tvl1 import check_params
 
     kwargs = {k: v for k, v in (tvl1 or {}).items() if v is not None}
     try:

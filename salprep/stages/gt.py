@@ -11,6 +11,7 @@ one map give the same codes (within one level). Frames are those of the video as
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,22 @@ def gt_source_files(root, layout: str, video: str, fixations: str, shipped: bool
     info = FrameInfo(n_frames, shape[1], shape[0], ds.frame_rate(video) or 0.0)
     files = list(ds.fixations(video, info, fixations).sources)
     return files + (list(ds.shipped_map_files(video)) if shipped else [])
+
+
+def gt_shard_sources(shard) -> list[Path] | None:
+    """The annotation files an open GT shard's ``source_sha256`` covers, found from its
+    attributes (``dataset_root``, the ``layout`` and ``fixations`` of its params, ``video``,
+    ``n_frames``) through the layout's adapter (:func:`gt_source_files`); None when they cannot
+    be found (unknown layout, annotations gone or unreadable). What ``salprep verify`` hands
+    :func:`salprep.store.verify_shard` as ``annotation_sources``."""
+    attrs = shard.attrs
+    try:
+        params = json.loads(attrs["params"])
+        return gt_source_files(str(attrs["dataset_root"]), params["layout"], str(attrs["video"]),
+                               params.get("fixations"), "shipped_maps" in shard, int(attrs["n_frames"]),
+                               tuple(shard["maps"].shape[1:]))
+    except (SalprepError, KeyError, TypeError, ValueError):
+        return None
 
 
 def build_gt(root, layout: str, video: str, out, *, dataset_name: str | None = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -107,6 +106,7 @@ def remove_dangling_shards(folder: str | os.PathLike) -> list[tuple[Path, str]]:
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """The sha256 (hex) of a file's bytes, read ``chunk`` bytes at a time."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(chunk), b""):
@@ -130,9 +130,3 @@ def sha256_source(path: str | os.PathLike) -> str:
 
         return sha256_files(image_files(path))
     return sha256_file(path)
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-

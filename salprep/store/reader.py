@@ -32,7 +32,7 @@ class ShardDataset(h5py.Dataset):
         try:
             return super().__getitem__(args, new_dtype=new_dtype)
         except OSError as exc:
-            raise SalprepError(f"cannot read dataset {self.name.lstrip('/')!r} ({_h5_reason(exc)}): the shard "
+            raise SalprepError(f"cannot read dataset {self.name.lstrip('/')!r} ({h5_reason(exc)}): the shard "
                                "is damaged; 'salprep verify' lists the damage, rebuild the shard",
                                self._shard_path) from None
 
@@ -52,7 +52,9 @@ class Shard(h5py.File):
         return obj
 
 
-def _h5_reason(exc: OSError) -> str:
+def h5_reason(exc: OSError) -> str:
+    """An HDF5 read error in a few words: a chunk failing its checksum or decompression is
+    named as such, anything else is HDF5's own text, shortened."""
     text = " ".join(str(exc).split())
     if "filter returned failure" in text or "checksum" in text.lower():
         return "a chunk fails its checksum or does not decompress"

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
 import h5py
 import numpy as np
 
 from salprep.errors import SalprepError
 from salprep.store.layout import REQUIRED_ATTRS, STAGES, sha256_files, sha256_source
-from salprep.store.reader import _h5_reason
+from salprep.store.reader import h5_reason
 
 def verify_shard(path: str | os.PathLike, *, video_frames: int | None = None, full: bool = True,
-                 source_hashes: dict | None = None) -> list[str]:
+                 source_hashes: dict | None = None,
+                 annotation_sources: Callable[[h5py.File], list[Path] | None] | None = None) -> list[str]:
     """Problems found in one shard (an empty list means it is fine).
 
     Checks: not a dangling symlink (a lost shared-cache entry), readable HDF5, known
@@ -30,7 +32,10 @@ def verify_shard(path: str | os.PathLike, *, video_frames: int | None = None, fu
     checksum or its decompression is reported with its frames) and refuse NaN/Inf in float
     datasets (no stage produces them). ``source_hashes``: a dict (cache, path -> sha256) to
     compare ``source_sha256`` with the source files as they are now; sources that are gone
-    are skipped.
+    are skipped. A GT shard's source is the annotation files a dataset adapter read, which the
+    store does not know: ``annotation_sources(shard)`` (given by the caller, e.g.
+    :func:`salprep.stages.gt.gt_shard_sources`) names them, or returns None when they cannot be
+    found; without it, GT shards' sources are not compared.
     """
     problems: list[str] = []
     if os.path.islink(path) and not os.path.exists(path):
@@ -48,7 +53,7 @@ def verify_shard(path: str | os.PathLike, *, video_frames: int | None = None, fu
         if full:
             problems += _check_data(h5)
         if source_hashes is not None:
-            problems += _check_source(h5, source_hashes)
+            problems += _check_source(h5, source_hashes, annotation_sources)
         if video_frames is not None and int(h5.attrs.get("n_frames", -1)) != video_frames:
             problems.append(f"n_frames {int(h5.attrs.get('n_frames', -1))} != {video_frames} frames decoded "
                             "from the video")
@@ -83,7 +88,7 @@ def _check_layout(path: Path, h5: h5py.File) -> list[str]:
         try:
             index = h5["frame_index"][...]
         except OSError as exc:
-            return problems + [f"dataset 'frame_index' unreadable ({_h5_reason(exc)})"]
+            return problems + [f"dataset 'frame_index' unreadable ({h5_reason(exc)})"]
         n_entries = len(index)
         if index.ndim != 1 or n_entries == 0:
             problems.append(f"frame_index has shape {index.shape}, expected (K,) with K >= 1")
@@ -135,7 +140,7 @@ def _check_data(h5: h5py.File) -> list[str]:
             try:
                 data = ds[block]
             except OSError as exc:
-                reason = _h5_reason(exc)
+                reason = h5_reason(exc)
                 if block == slice(None):
                     bad_rows.append(0)
                     continue
@@ -166,7 +171,7 @@ def _hash_cached(path: str, cache: dict) -> str | None:
     return cache[path]
 
 
-def _check_source(h5: h5py.File, cache: dict) -> list[str]:
+def _check_source(h5: h5py.File, cache: dict, annotation_sources=None) -> list[str]:
     """``source_sha256`` against the source as it is now (skipped when the source is gone)."""
     attrs = h5.attrs
     recorded = attrs.get("source_sha256")
@@ -175,15 +180,10 @@ def _check_source(h5: h5py.File, cache: dict) -> list[str]:
         return []
     if stage == "gt":
         root = attrs.get("dataset_root")
-        if root is None or not os.path.isdir(str(root)):
+        if annotation_sources is None or root is None or not os.path.isdir(str(root)):
             return []
-        from salprep.stages.gt import gt_source_files
-
-        try:
-            params = json.loads(attrs["params"])
-            files = gt_source_files(str(root), params["layout"], str(attrs["video"]), params.get("fixations"),
-                                    "shipped_maps" in h5, int(attrs["n_frames"]), tuple(h5["maps"].shape[1:]))
-        except (SalprepError, KeyError, TypeError, ValueError):
+        files = annotation_sources(h5)
+        if files is None:
             return []
         key = "\0".join(str(f) for f in files)
         if key not in cache:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
 import json
 import os
@@ -15,7 +16,7 @@ import numpy as np
 from salprep import __version__
 from salprep.atomic import atomic_output, disk_error
 from salprep.errors import SalprepError
-from salprep.store.layout import STAGES, STORE_FORMAT, _now
+from salprep.store.layout import STAGES, STORE_FORMAT
 
 class ShardWriter:
     """An open, not yet visible shard; use :func:`write_shard`."""
@@ -70,6 +71,10 @@ def check_plain_name(kind: str, value: str, path: str | os.PathLike | None = Non
         raise SalprepError(f"{kind} {text!r} is not a plain name (letters, digits, '.', '_', '-'; "
                            "no path separators or '..')", path)
     return text
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ reader's h5py (``benchmarks/gpu_check.py`` runs where only torch and numpy are i
 import importlib
 
 _WHERE = {"FrameFeatures": "data", "VideoShards": "data", "epoch_order": "data", "video_shards": "data",
-          "fit": "loop", "load_training_checkpoint": "loop"}
+          "fit": "loop"}
 
 __all__ = sorted(_WHERE)
 

@@ -19,12 +19,11 @@ import torch
 
 from salprep.errors import SalprepError
 from salprep.models.lsts import lsts_frame_features
+from salprep.models.registry import INPUT_CHANNELS, LSTS_SIZE
 from salprep.store import open_shard
 
 #: pooled Mixed_5c per window, as the LSTS decoder takes it
 FEATURE_SHAPE = (1024, 5, 5, 5)
-#: the LSTS decoder's output size (DHF1K frames)
-TARGET_SIZE = (360, 640)
 
 
 @dataclass(frozen=True)
@@ -73,8 +72,6 @@ def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return torch.nn.functional.interpolate(x[None], size=size, mode="bilinear", align_corners=False)[0]
 
 
-#: channels each input stage contributes to :func:`read_input` / :meth:`FrameFeatures.inputs`
-INPUT_CHANNELS = {"i3d_rgb": 1024, "i3d_flow": 1024, "frames": 3, "depth": 1, "flow_spynet": 2}
 
 
 def read_input(h5, stage: str, entry: int, size: tuple[int, int] | None) -> torch.Tensor:
@@ -109,7 +106,7 @@ class FrameFeatures(torch.utils.data.Dataset):
     frame (held in between, SalBCE). Items: ``inputs`` float32 -- I3D stages (C, 5, 5, 5) with C
     = 1024 per stage; image stages (C, H, W) with the channels of :func:`read_input` in stage
     order, at the ``frames`` size -- and ``target`` (1, H, W) GT map in [0, 1] at
-    ``target_size`` (LSTS: 360x640; default: the frames size), resized bilinearly.
+    ``target_size`` (default: the frames size, else LSTS's 360x640), resized bilinearly.
     """
 
     def __init__(self, videos: list[VideoShards], stages: tuple[str, ...],
@@ -129,7 +126,7 @@ class FrameFeatures(torch.utils.data.Dataset):
                     self.image_size = tuple(h5["frames"].shape[1:3])
         if not items:
             raise SalprepError("no training frames", self.videos[0].gt if self.videos else "(no videos)")
-        self.target_size = tuple(target_size or self.image_size or TARGET_SIZE)
+        self.target_size = tuple(target_size or self.image_size or LSTS_SIZE)
         self.items = np.asarray(items, dtype=np.int64)  # (N, 2 + stages): video, frame, entry per stage
         self._handles: dict = {}
         self._pid = None

@@ -15,65 +15,22 @@ from pathlib import Path
 
 import torch
 
-from salprep.atomic import atomic_output
 from salprep.errors import SalprepError
+from salprep.models.artifacts import CHECKPOINT, read_training_checkpoint, write_training_checkpoint
 from salprep.progress import progress
 from salprep.train.augment import Augmented
 
-CHECKPOINT = "checkpoint.pt"
-
-
-#: how each optimiser steps every parameter at once: one fused kernel (Adam, SGD) or one
-#: multi-tensor loop (RMSprop has no fused kernel). The same update rule as the per-parameter
-#: loop up to float rounding; on the CPU 10-15x (Adam) and 1.6x (RMSprop) faster on LSTS's 24M
-#: parameters, a third of the demo's training time with the per-parameter loop.
-_STEP = {torch.optim.Adam: {"fused": True}, torch.optim.SGD: {"fused": True}, torch.optim.RMSprop: {"foreach": True}}
-
-
-def _optimizer(cls, model, **kwargs):
-    return cls(model.parameters(), **kwargs, **_STEP[cls])
-
 
 def make_optimizer(spec, model, settings: dict):
-    """(optimiser, schedule, when the schedule steps: "iteration" or "epoch") of the family.
-
-    LSTS: RMSProp (momentum 0; or Adam), lr halved every ``lr_halving_iterations`` iterations.
-    SalBCE: Adam (or SGD Nesterov, momentum 0.9), ReduceLROnPlateau on each epoch's validation
-    loss (the training loss when :func:`fit` is given no validation set).
-    """
-    if spec.family == "lsts":
-        if settings["optimizer"] == "rmsprop":
-            opt = _optimizer(torch.optim.RMSprop, model, lr=settings["lr"], momentum=0.0,
-                             weight_decay=settings["weight_decay"])
-        elif settings["optimizer"] == "adam":
-            opt = _optimizer(torch.optim.Adam, model, lr=settings["lr"], weight_decay=settings["weight_decay"])
-        else:
-            raise SalprepError(f"model {spec.name}: optimizer must be rmsprop or adam, got {settings['optimizer']!r}")
-        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=settings["lr_halving_iterations"], gamma=0.5)
-        return opt, sched, "iteration"
-    if spec.family == "salbce":
-        if settings["optimizer"] == "adam":
-            opt = _optimizer(torch.optim.Adam, model, lr=settings["lr"], weight_decay=settings["weight_decay"])
-        elif settings["optimizer"] == "sgd":
-            opt = _optimizer(torch.optim.SGD, model, lr=settings["lr"], momentum=0.9, nesterov=True,
-                             weight_decay=settings["weight_decay"])
-        else:
-            raise SalprepError(f"model {spec.name}: optimizer must be adam or sgd, got {settings['optimizer']!r}")
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=settings["plateau_factor"],
-                                                           patience=settings["plateau_patience"])
-        return opt, sched, "epoch"
-    raise SalprepError(f"model {spec.name}: no optimiser for family {spec.family!r}")
+    """(optimiser, schedule, when the schedule steps: "iteration" or "epoch"): the registry's
+    factory for ``spec`` (LSTS: RMSProp / Adam, lr halved every ``lr_halving_iterations``;
+    SalBCE: Adam / SGD, ReduceLROnPlateau on each epoch's validation loss)."""
+    return spec.optimizer(model, settings)
 
 
 def loss_fn(spec, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The family's loss: pred, target (B, 1, H, W) in [0, 1]."""
-    if spec.loss == "mse":
-        return torch.nn.functional.mse_loss(pred.float(), target)
-    if spec.loss == "bce":
-        from salprep.models.salbce import bce_loss
-
-        return bce_loss(pred.float(), target)
-    raise SalprepError(f"model {spec.name}: unknown loss {spec.loss!r}")
+    """``spec``'s loss (the registry's): pred, target (B, 1, H, W) in [0, 1], computed in float32."""
+    return spec.loss(pred.float(), target)
 
 
 #: training items read to estimate the input statistics and the mean target
@@ -124,11 +81,6 @@ def prepare_model(model, dataset, settings: dict) -> dict:
     return done
 
 
-def _save(path: Path, payload: dict) -> None:
-    with atomic_output(path) as tmp:
-        torch.save(payload, os.fspath(tmp))
-
-
 def _augmented(items, settings: dict, seed: int, epoch: int, flow: int | None):
     """The epoch's items with the recipe's augmentation (``augment``: thesis | none)."""
     kind = settings.get("augment", "none")
@@ -152,34 +104,6 @@ def mean_loss(spec, model, dataset, items: list[int], batch_size: int, device, a
             total += float(loss_fn(spec, pred, y)) * len(x)
             n += len(x)
     return total / max(1, n)
-
-
-#: the entries of a checkpoint.pt (see the end of :func:`fit`)
-_TRAINING_ENTRIES = ("model", "epoch", "state_dict", "optimizer", "scheduler", "history")
-
-
-def load_training_checkpoint(path: str | os.PathLike, model_name: str) -> dict:
-    """A ``checkpoint.pt`` to resume from; refuses a file that is not one, or one of another model."""
-    from collections.abc import Mapping
-
-    from salprep.checkpoints import read_checkpoint
-
-    state = read_checkpoint(path, "training checkpoint")
-    if "model" not in state or "state_dict" not in state:
-        raise SalprepError("not a salprep training checkpoint (no model / state_dict entries)", path)
-    found = state.get("model")
-    if found != model_name:
-        raise SalprepError(f"this checkpoint is of model {found!r}, not {model_name!r}", path)
-    missing = [k for k in _TRAINING_ENTRIES if k not in state]
-    if missing:
-        raise SalprepError(f"not a training checkpoint: no {' / '.join(missing)} entries (a model.pt? resume "
-                           f"from the {CHECKPOINT} written beside it)", path)
-    epoch, history = state["epoch"], state["history"]
-    if (not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0
-            or not isinstance(history, (list, tuple)) or not all(isinstance(v, (int, float)) for v in history)
-            or not all(isinstance(state[k], Mapping) for k in ("state_dict", "optimizer", "scheduler"))):
-        raise SalprepError("unusable training checkpoint: epoch / history / state entries of the wrong type", path)
-    return state
 
 
 def _restore(state: dict, path, spec, model, opt, sched) -> None:
@@ -232,7 +156,7 @@ def fit(spec, settings: dict, dataset, out_dir: str | os.PathLike, *, device="cp
     epochs: list[dict] = []
     start = 0
     if resume is not None:
-        state = load_training_checkpoint(resume, spec.name)
+        state = read_training_checkpoint(resume, spec.name)
         _restore(state, resume, spec, model, opt, sched)
         history, start = list(state["history"]), int(state["epoch"])
         epochs = list(state.get("epochs", []))
@@ -281,8 +205,8 @@ def fit(spec, settings: dict, dataset, out_dir: str | os.PathLike, *, device="cp
             sched.step(train_loss if val_loss is None else val_loss)
         epochs.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
                        "lr": opt.param_groups[0]["lr"]})
-        _save(out / CHECKPOINT, {"model": spec.name, "epoch": epoch + 1, "state_dict": model.state_dict(),
-                                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                                 "history": history, "epochs": epochs, "settings": settings,
-                                 "scaler": scaler.state_dict()})
+        write_training_checkpoint(out, {"model": spec.name, "epoch": epoch + 1, "state_dict": model.state_dict(),
+                                        "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                                        "history": history, "epochs": epochs, "settings": settings,
+                                        "scaler": scaler.state_dict()})
     return model.eval(), history, epochs

@@ -46,7 +46,7 @@ def env(tmp_path_factory):
     from salprep.flow.spynet import save_random_spynet
     from salprep.models.i3d import save_random_i3d
     from salprep.models.monodepth import save_random_monodepth2
-    from salprep.models.salbce import ENCODER_CFG, N_RGB, _make_layers
+    from salprep.models.salbce import ENCODER_CFG, N_RGB, make_layers
 
     base = tmp_path_factory.mktemp("ckpt_env")
     root = base / "tiny"
@@ -78,7 +78,7 @@ def env(tmp_path_factory):
     save_random_spynet(files["spynet"], 4)
     torch.manual_seed(5)
     vgg = torch.nn.Module()  # torchvision vgg16's features.* (its classifier.* is optional)
-    vgg.features, _ = _make_layers(ENCODER_CFG, N_RGB, 1.0)
+    vgg.features, _ = make_layers(ENCODER_CFG, N_RGB, 1.0)
     save_original(vgg.state_dict(), files["vgg16"])
     assert main(["train", "--model", "salbce_rgb", "--gt", str(gt), "--out-dir", str(files["decoder_model"].parent),
                  "--device", "cpu", "--settings-json", json.dumps(SALBCE)]) == 0

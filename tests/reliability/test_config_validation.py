@@ -184,7 +184,7 @@ def test_the_line_names_the_file_that_gave_the_key(tmp_path):
     assert [name for name, _ in sources] == [str(DEFAULT), str(mine), "--config"]
     assert config_source(sources, ["models", "lsts_rgb", "epochs"]) == str(mine)
     assert config_source(sources, ["evaluate", "workers"]) == str(mine)  # the later file wins
-    assert config_source(sources, ["evaluate", "n_other"]) == str(DEFAULT)
+    assert config_source(sources, ["results"]) == str(DEFAULT)
     assert config_source(sources, ["store"]) == "--config"
     assert config_source(sources, ["nowhere"]) is None
     with pytest.raises(SalprepError) as info:

@@ -195,16 +195,17 @@ def _blocks(lines: list[str], start: int, indent: int) -> int:
 
 
 def parse_rules(text: str) -> dict[str, dict]:
-    """rule name -> {"shell": str, "params": {name: expr}, "resources": {...}, "constraints": set}."""
+    """rule name -> {"shell": str, "params": {name: expr}, "resources": {...}, "constraints": set};
+    a ``use rule A as B with:`` block's entry names A as "use" (:func:`resolve_uses` completes it)."""
     lines = text.splitlines()
     rules = {}
     for i, line in enumerate(lines):
-        m = re.match(r"^(\s*)rule (\w+):", line)
+        m = re.match(r"^(\s*)(?:rule (\w+)|use rule (\w+) as (\w+) with):", line)
         if not m:
             continue
         indent = len(m.group(1))
         end = _blocks(lines, i + 1, indent)
-        rule = {"shell": None, "params": {}, "resources": {}, "constraints": set()}
+        rule = {"shell": None, "params": {}, "resources": {}, "constraints": set(), "use": m.group(3)}
         j = i + 1
         while j < end:
             d = re.match(r"^(\s*)(\w+):\s*(.*)$", lines[j])
@@ -219,11 +220,29 @@ def parse_rules(text: str) -> dict[str, dict]:
             elif name in ("params", "resources"):
                 call = ast.parse(f"f({body})", mode="eval").body
                 rule[name] = {kw.arg or f"**{ast.unparse(kw.value)}": ast.unparse(kw.value) for kw in call.keywords}
+                rule.setdefault("given", set()).add(name)
             elif name == "wildcard_constraints":
                 rule["constraints"] = {kw.arg for kw in ast.parse(f"f({body})", mode="eval").body.keywords}
+                rule.setdefault("given", set()).add("constraints")
             j = body_end
-        rules[m.group(2)] = rule
+        rules[m.group(2) or m.group(4)] = rule
     return rules
+
+
+def resolve_uses(rules: dict[str, dict]) -> dict[str, dict]:
+    """``use rule A as B with:`` entries completed as Snakemake makes B: A's shell, A's params
+    with the block's over them, A's resources and constraints unless the block gives its own."""
+    out = {}
+    for name, rule in rules.items():
+        base = rule
+        while base.get("use"):
+            base = rules[base["use"]]
+        if base is not rule:
+            given = rule.get("given", set())
+            rule = {**rule, "shell": base["shell"], "params": {**base["params"], **rule["params"]},
+                    **{k: base[k] for k in ("resources", "constraints") if k not in given}}
+        out[name] = rule
+    return out
 
 
 def shlex_producers(text: str) -> set[str]:
@@ -265,7 +284,7 @@ def _python_of(smk: str) -> str:
     lines = smk.splitlines()
     keep, i = [], 0
     while i < len(lines):
-        if re.match(r"^(rule \w+|wildcard_constraints|configfile|report|include|if IS_DEMO)\b.*:", lines[i]) or \
+        if re.match(r"^(rule \w+|use rule \w+|wildcard_constraints|configfile|report|include|if IS_DEMO)\b.*:", lines[i]) or \
                 re.match(r"^(configfile|report|include):", lines[i]):
             i = _blocks(lines, i + 1, 0)
             continue
@@ -375,6 +394,7 @@ def test_every_shell_command_quotes_its_paths():
     rules = {}
     for text in texts.values():
         rules.update(parse_rules(text))
+    rules = resolve_uses(rules)
     shells = [r for r in rules.values() if r["shell"]]
     assert len(shells) >= 12, sorted(rules)  # every rule with a shell: was found and parsed
     producers = set()

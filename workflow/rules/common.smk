@@ -102,6 +102,11 @@ def all_videos():
     return _in_split_order(videos(split) for split in DATASET.splits)
 
 
+def stage_shards(*stages):
+    """Every video's shards of these stages, stage by stage (the `flow`, `features`, `shards` targets)."""
+    return [shard(stage, v) for stage in stages for v in all_videos()]
+
+
 # The run's recipe (salprep.recipe): the dataset's own deviations (datasets.<name>.stages|models,
 # e.g. the demo's small sizes) with this run's top-level stages|models over them; everything else
 # is the papers' recipe (the stages' and the registry's defaults).
@@ -154,14 +159,45 @@ def _gpu_slots():
 GPU_SLOTS = _gpu_slots()
 
 
-#: How each stage runs (`--device ... --batch-size ...`, and `--gpu-slots N` for a CUDA stage
-#: under `--resources gpu=N`), given to the shell commands as `{RUN_OPTIONS[stage]}`:
-#: deliberately not `params:`, so these never rerun a job.
-RUN_OPTIONS = {
-    stage: _options({k: v for k, v in stage_config(stage).items() if k in RUN_KEYS}
-                    | ({"gpu_slots": GPU_SLOTS} if GPU_SLOTS and stage_gpus(stage) else {}))
-    for stage in ("flow_tvl1", "flow_spynet", "depth", "i3d_rgb", "i3d_flow", "frames")
+# The per-video stages: the rules of flow.smk and features.smk, each made from the template in
+# stages.smk (`salprep {params.command} {resources.input_options} --out ...`) with its inputs.
+#: stage -> its `salprep` command (a param: the stages share one shell command, and the cache key
+#: tells them apart by this)
+STAGE_COMMANDS = {
+    "flow_tvl1": ("flow", "--method", "tvl1"),
+    "flow_spynet": ("flow", "--method", "spynet"),
+    "depth": ("depth",),
+    "i3d_rgb": ("features", "--modality", "rgb"),
+    "i3d_flow": ("features", "--modality", "flow"),
+    "frames": ("frames",),
 }
+#: the checkpoint files of the network stages
+CKPT = config["checkpoints"]
+
+
+def stage_command(stage):
+    return shlex.join(STAGE_COMMANDS[stage])
+
+
+def input_options(wildcards, input):
+    """`--NAME PATH` of each named input of a stage's job, in order: the paths its command reads.
+    A resource, not a param: the cache key and the rerun triggers follow the inputs' contents,
+    not where they lie."""
+    return shlex.join(arg for name, path in input.items() for arg in (f"--{name}", path))
+
+
+def _run_options(stage):
+    """How a stage runs (`--device ... --batch-size ...`, and `--gpu-slots N` for a CUDA stage under
+    `--resources gpu=N`), after a space: its command has them after its options."""
+    settings = {k: v for k, v in stage_config(stage).items() if k in RUN_KEYS}
+    if GPU_SLOTS and stage_gpus(stage):
+        settings["gpu_slots"] = GPU_SLOTS
+    return f" {_options(settings)}"
+
+
+#: `resources: run_options=` of the stages with run settings (all but frames, whose command ends
+#: at its options): deliberately not `params:`, so these never rerun a job.
+RUN_OPTIONS = {stage: _run_options(stage) for stage in STAGE_COMMANDS if stage != "frames"}
 
 
 # Models (salprep.models.registry): what the train and evaluate rules read.
@@ -176,6 +212,10 @@ def model_settings(model):
 
 def model_stages(model):
     return ("gt", *get_model(model).inputs)
+
+
+#: a model's trained weights: train.smk writes them, evaluate.smk reads them
+TRAINED_MODEL = f"{RESULTS}/.train/{{model}}/model.pt"
 
 
 def model_shards(model, split):
@@ -216,3 +256,21 @@ MODELS_LIST = " ".join(MODELS)
 def split_args(wildcards):
     """`--split NAME SHARD...` for each evaluated split."""
     return " ".join(shlex.join(["--split", s, *shards("gt", s)]) for s in EVAL["splits"])
+
+
+# The report (`report()` markers of evaluate.smk and report.smk).
+from salprep.report import result_labels
+
+#: the split the report's metrics show (the summary's: the first evaluated split, val)
+REPORT_SPLIT = EVAL["splits"][0]
+#: files of results/<model>/ in the report ({item}: salprep.report.RESULT_ITEMS)
+MODEL_REPORT_PATTERNS = [
+    "{item,metrics|provenance}.json",
+    "{item,per_video}.csv",
+    "{item,loss|prior}.png",
+    "{item,overlays|scores}_{split}.png",
+]
+
+
+# The template of the per-video stage rules (after the names it uses).
+include: "stages.smk"

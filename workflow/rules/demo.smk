@@ -8,9 +8,9 @@ if IS_DEMO:
             manifest=f"{DSCFG['root']}/demo.json",
         params:
             root=lambda w: DSCFG["root"],
-            seed=config.get("demo_data", {}).get("seed", 0),
-            frames=config.get("demo_data", {}).get("frames", 120),
-            size=config.get("demo_data", {}).get("size", "640x360"),
+            seed=config["demo_data"]["seed"],
+            frames=config["demo_data"]["frames"],
+            size=config["demo_data"]["size"],
             n_train=len(videos("train")),
             n_val=len(videos("val")),
             n_test=len(videos("test")) if "test" in DATASET.splits else 0,
@@ -31,7 +31,7 @@ rule demo_weights:
     output:
         [f"checkpoints/demo/{ckpt.file}" for ckpt in RANDOM_CHECKPOINTS.values()],
     params:
-        seed=config.get("demo_data", {}).get("seed", 0),
+        seed=config["demo_data"]["seed"],
     log:
         "logs/demo_weights.log",
     conda:

@@ -1,7 +1,7 @@
 # results/<model>/: metrics.json, provenance.json, per-video/per-frame scores, pictures.
 rule evaluate:
     input:
-        model=rules.train.output[0],
+        model=TRAINED_MODEL,
         shards=lambda w: [p for s in EVAL["splits"] for p in model_shards(w.model, s)],
     output:
         report(
@@ -15,7 +15,7 @@ rule evaluate:
     params:
         splits=split_args,
         protocol=PROTOCOL,
-    threads: EVAL["workers"]
+    threads: EVAL.get("workers") or workflow.cores or 1  # default: the cores snakemake is given
     resources:
         # where the videos are scored and what provenance.json records: not params
         scheduler=EVAL["scheduler"],

@@ -1,20 +1,10 @@
 # The HTML report (`snakemake --report report.html <the targets you built>`): the flow and depth
-# figures of the report split's first video, and what the result files of the other rules are
-# called in the report (their `report()` markers sit on the rules that write them).
-from salprep.visualise import result_labels
+# figures of the report split's first video. The result files of the other rules are in it through
+# `report()` markers on the rules that write them (labelled by common.smk's MODEL_REPORT_PATTERNS).
 
-#: the split the report's metrics show (the summary's: the first evaluated split, val)
-REPORT_SPLIT = config["evaluate"]["splits"][0]
 #: stages drawn by `salprep visualise`, and the videos drawn (the report split's first)
 FIGURE_STAGES = ("flow_tvl1", "flow_spynet", "depth")
 FIGURE_VIDEOS = videos(REPORT_SPLIT)[:1]
-#: files of results/<model>/ in the report ({item}: salprep.visualise.RESULT_ITEMS)
-MODEL_REPORT_PATTERNS = [
-    "{item,metrics|provenance}.json",
-    "{item,per_video}.csv",
-    "{item,loss|prior}.png",
-    "{item,overlays|scores}_{split}.png",
-]
 
 
 rule visualise:

@@ -7,7 +7,7 @@ rule train:
         shards=lambda w: training_shards(w.model),
         weights=lambda w: start_weights(w.model),
     output:
-        f"{RESULTS}/.train/{{model}}/model.pt",
+        TRAINED_MODEL,
     params:
         gt=lambda w: shards("gt", "train"),
         val_gt=lambda w: val_gt(w.model),

@@ -22,7 +22,6 @@ from salprep.errors import SalprepError
 
 from salprep.datasets.base import FrameInfo, VideoDataset, VideoFixations
 from salprep.datasets.ledov.fixations import centre_start_mask, fixations_per_frame, frame_intervals
-from salprep.datasets.ledov.fixture import write_data_mat, write_ledov_fixture, write_namelist, write_video_name_list
 from salprep.datasets.ledov.matfiles import (
     DATA_FIELDS,
     DATA_MAT,
@@ -164,6 +163,5 @@ class LEDOV(VideoDataset):
 __all__ = [
     "DATA_FIELDS", "DATA_MAT", "LEDOV", "NAMELIST_KEYS", "NAMELIST_MAT", "VIDEO_NAME_LIST_MAT", "VIDEO_SUFFIXES",
     "centre_start_mask", "fixations_per_frame", "frame_intervals", "load_mat", "parse_name_splits", "read_data_mat",
-    "read_namelist_splits", "read_video_name_list", "write_data_mat", "write_ledov_fixture", "write_namelist",
-    "write_video_name_list",
+    "read_namelist_splits", "read_video_name_list",
 ]

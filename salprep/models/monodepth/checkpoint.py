@@ -21,8 +21,8 @@ from salprep.models.monodepth.network import (
     ENCODER_NON_TENSORS,
     Monodepth2,
     ResNet18Features,
-    _FC_SHAPES,
-    _check_network_size,
+    FC_SHAPES,
+    check_network_size,
 )
 
 
@@ -91,7 +91,7 @@ def load_monodepth2(
             encoder_path,
         )
     try:
-        height, width = _check_network_size(extras["height"], extras["width"])
+        height, width = check_network_size(extras["height"], extras["width"])
     except ValueError as exc:
         raise SalprepError(f"unusable monodepth2 encoder checkpoint: {exc}", encoder_path) from None
     stereo = extras.get("use_stereo")
@@ -114,7 +114,7 @@ def _encoder_shapes() -> dict[str, tuple[int, ...]]:
     with torch.device("meta"):
         net = ResNet18Features()
     shapes = {f"encoder.{k}": tuple(v.shape) for k, v in net.state_dict().items()}
-    return shapes | _FC_SHAPES
+    return shapes | FC_SHAPES
 
 
 def random_monodepth2_state_dicts(
@@ -143,7 +143,7 @@ def random_monodepth2_state_dicts(
         ``(encoder_state, decoder_state)``: dicts of float32 CPU tensors (int64 for
         ``num_batches_tracked``) plus the encoder's three plain entries.
     """
-    height, width = _check_network_size(height, width)
+    height, width = check_network_size(height, width)
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
 
     def normal(shape, std):
@@ -156,7 +156,7 @@ def random_monodepth2_state_dicts(
     for key, shape in _encoder_shapes().items():
         if key.endswith("num_batches_tracked"):
             encoder[key] = torch.randint(1000, 100000, (), generator=gen, dtype=torch.int64)
-        elif key in _FC_SHAPES:
+        elif key in FC_SHAPES:
             fan_in = 512
             encoder[key] = normal(shape, 1.0 / math.sqrt(fan_in))
         elif len(shape) == 4:  # convolution (no bias in ResNet)

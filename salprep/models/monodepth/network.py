@@ -28,7 +28,8 @@ _UPSAMPLE_MODE = "nearest"
 #: The network divides the input by 32; reflection padding at 1/32 needs at least 2 pixels.
 _MULTIPLE = 32
 _MIN_SIZE = 64
-_FC_SHAPES = {"encoder.fc.weight": (1000, 512), "encoder.fc.bias": (1000,)}
+#: The ImageNet classifier tensors a released encoder.pth carries (accepted, unused by the network).
+FC_SHAPES = {"encoder.fc.weight": (1000, 512), "encoder.fc.bias": (1000,)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -62,7 +63,7 @@ def disp_to_depth(
     return scaled, 1.0 / scaled
 
 
-def _check_network_size(height: Any, width: Any) -> tuple[int, int]:
+def check_network_size(height: Any, width: Any) -> tuple[int, int]:
     """The checkpoint's training size as ints; ValueError unless multiples of 32, >= 64."""
     sizes = []
     for name, value in (("height", height), ("width", width)):
@@ -290,7 +291,7 @@ class Monodepth2(nn.Module):
         use_stereo: bool | None = None,
     ) -> None:
         super().__init__()
-        self.height, self.width = _check_network_size(height, width)
+        self.height, self.width = check_network_size(height, width)
         self.encoder = encoder if encoder is not None else DepthEncoder()
         self.decoder = decoder if decoder is not None else DepthDecoder()
         self.use_stereo = use_stereo

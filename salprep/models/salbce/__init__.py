@@ -72,7 +72,7 @@ from salprep.models.salbce.network import (  # noqa: F401
     SIZE_MULTIPLE,
     VGG16_CONV_INDICES,
     SalBCE,
-    _make_layers,
+    make_layers,
     coord_channels,
     init_extra_channels,
     input_channel_names,

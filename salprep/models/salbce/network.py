@@ -50,7 +50,7 @@ def _scaled(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
 
 
-def _make_layers(cfg: tuple[int | str, ...], in_channels: int, width: float,
+def make_layers(cfg: tuple[int | str, ...], in_channels: int, width: float,
                  batchnorm: bool = False) -> tuple[nn.Sequential, int]:
     """The layers of ``cfg``: each int a 3x3 conv (padding 1) [+ BatchNorm2d] + ReLU; returns
     them and the last channel count. ``batchnorm=False`` gives torchvision's vgg16 layout."""
@@ -201,8 +201,8 @@ class SalBCE(nn.Module):
         self.width = width
         self.batchnorm = bool(batchnorm)
         self.conv_in_channels = self.in_channels + 2 * self.coordconv
-        self.features, c = _make_layers(ENCODER_CFG, self.conv_in_channels, width, self.batchnorm)
-        self.decoder, c = _make_layers(DECODER_CFG, c, width, self.batchnorm)
+        self.features, c = make_layers(ENCODER_CFG, self.conv_in_channels, width, self.batchnorm)
+        self.decoder, c = make_layers(DECODER_CFG, c, width, self.batchnorm)
         self.output = nn.Conv2d(c, 1, kernel_size=1)
         self._init_weights()
 

@@ -218,8 +218,8 @@ def load_salgan(checkpoint_path: str | os.PathLike, *, inputs: str | None = None
 
 def _load_salprep(raw: Mapping[str, Any], path: Path) -> SalBCE:
     """The SalBCE of a salprep model.pt (``{"model", "state_dict", "settings", ...}``), through the
-    one model.pt loader (:func:`salprep.models.predictor.model_from_record`)."""
-    from salprep.models.predictor import model_from_record
+    one model.pt loader (:func:`salprep.models.artifacts.model_from_record`)."""
+    from salprep.models.artifacts import model_from_record
     from salprep.models.registry import MODELS
 
     name = raw["model"]

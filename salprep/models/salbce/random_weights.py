@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from salprep.checkpoints import save_original
-from salprep.models.salbce.network import DECODER_CFG, ENCODER_CFG, PIXEL_SCALE, _make_layers, input_channel_names
+from salprep.models.salbce.network import DECODER_CFG, ENCODER_CFG, PIXEL_SCALE, make_layers, input_channel_names
 from salprep.models.salbce.original import DEFAULT_INPUTS, SALGAN_INPUTS
 
 #: Typical magnitude of each first-conv input channel in the original convention (8-bit values,
@@ -28,8 +28,8 @@ _ADAM = {"lr": 1e-5, "weight_decay": 1e-6}
 def _layout(in_channels: int, batchnorm: bool) -> nn.Sequential:
     """The original flat generator with ``in_channels`` inputs, on the meta device (shapes only)."""
     with torch.device("meta"):
-        encoder, c = _make_layers(ENCODER_CFG, in_channels, 1.0, batchnorm)
-        decoder, c = _make_layers(DECODER_CFG, c, 1.0, batchnorm)
+        encoder, c = make_layers(ENCODER_CFG, in_channels, 1.0, batchnorm)
+        decoder, c = make_layers(DECODER_CFG, c, 1.0, batchnorm)
         return nn.Sequential(*encoder, *decoder, nn.Conv2d(c, 1, kernel_size=1), nn.Sigmoid())
 
 

@@ -19,7 +19,7 @@ from salprep.models.salbce.network import (
     N_RGB,
     PIXEL_SCALE,
     SalBCE,
-    _make_layers,
+    make_layers,
     conv_layers,
     init_extra_channels,
 )
@@ -101,7 +101,7 @@ def load_vgg16_features(model: SalBCE, state_dict_or_path: Mapping[str, Any] | s
             f"VGG16 weights fit only SalBCE(width=1.0), this model has width={model.width:g}", where
         )
     reference = nn.Module()  # torchvision's vgg16 layout up to conv5_3, 3 input channels
-    reference.features, _ = _make_layers(ENCODER_CFG, N_RGB, 1.0)
+    reference.features, _ = make_layers(ENCODER_CFG, N_RGB, 1.0)
     load_checkpoint(reference, state_dict_or_path, VGG16_CHECKPOINT)
     sources = conv_layers(reference.features)
     targets = conv_layers(model.features)

@@ -1,14 +1,4 @@
-"""TV-L1 optical flow: OpenCV's DualTVL1 and a batched torch implementation of the same algorithm.
-
-Both functions compute the duality-based TV-L1 flow of Zach, Pock and Bischof (2007) in the form
-analysed by Sánchez, Meinhardt-Llopis and Facciolo ("TV-L1 Optical Flow Estimation", IPOL 2013),
-which is also what ``cv2.optflow.DualTVL1OpticalFlow`` implements. Conventions (CONTRACT.md):
-
-* flow in pixels, channel 0 = dx, channel 1 = dy, ``first(x) ~ second(x + flow(x))``;
-* grey images on the 0-255 scale;
-* parameters carry OpenCV's names and defaults (``tau`` 0.25, ``lambda_`` 0.15, ``theta`` 0.3,
-  ``nscales`` 5, ``warps`` 5, ``epsilon`` 0.01, ``inner_iterations`` 30, ``outer_iterations`` 10,
-  ``scale_step`` 0.8, ``gamma`` 0, ``median_filtering`` 5, ``use_initial_flow`` False).
+"""The batched torch TV-L1 (:func:`tvl1_torch`, :class:`TVL1Flow`): OpenCV DualTVL1's algorithm.
 
 What :func:`tvl1_torch` reproduces from OpenCV's CPU code path, step by step:
 
@@ -60,171 +50,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from salprep.flow.tvl1_params import DEFAULT_PARAMS, _check_params, check_params
+from salprep.flow.tvl1.inputs import as_float_batch, describe
+from salprep.flow.tvl1.ops import (
+    centred_gradient,
+    median_filter,
+    pyramid_sizes,
+    resize_linear,
+    warp_bicubic,
+)
+from salprep.flow.tvl1_params import (
+    DEFAULT_PARAMS,
+    call_params,
+    validate,
+    with_params_doc,
+)
+
+__all__ = ["TVL1Flow", "tvl1_torch"]
 
 _FLT_EPSILON = float(np.finfo(np.float32).eps)
-_MIN_LEVEL_SIDE = 16  # OpenCV drops a pyramid level whose width or height is below this
-_WARP_PADDING = "zeros"
-
-__all__ = ["tvl1_opencv", "tvl1_torch", "TVL1Flow", "DEFAULT_PARAMS", "check_params"]
-
-
-def _describe(x) -> str:
-    if isinstance(x, torch.Tensor):
-        return f"torch.Tensor shape {tuple(x.shape)} dtype {x.dtype} on {x.device}"
-    if isinstance(x, np.ndarray):
-        return f"numpy array shape {x.shape} dtype {x.dtype}"
-    return type(x).__name__
-
-
-def _as_float_batch(x, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{name}: expected a torch.Tensor (B, 1, H, W), got {_describe(x)}")
-    if x.dim() != 4 or x.shape[1] != 1:
-        raise ValueError(
-            f"{name}: expected shape (B, 1, H, W) (grey images), got {tuple(x.shape)}"
-        )
-    if x.shape[0] < 1 or x.shape[2] < 3 or x.shape[3] < 3:
-        raise ValueError(f"{name}: expected B >= 1 and H, W >= 3, got shape {tuple(x.shape)}")
-    if x.dtype == torch.uint8:
-        return x.to(torch.float32)
-    if x.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
-        return x.to(torch.float32)
-    raise ValueError(
-        f"{name}: expected dtype uint8 or floating point (0-255 scale), got {x.dtype}"
-    )
-
-
-# ----------------------------------------------------------------------------------------------
-# building blocks (all batched over the leading dimensions, any device)
-
-
-def _cv_round(x: float) -> int:
-    """OpenCV's cvRound of a double: nearest integer, ties to even (as Python's round)."""
-    return int(round(x))
-
-
-def _pyramid_sizes(h: int, w: int, nscales: int, scale_step: float) -> list[tuple[int, int]]:
-    sizes = [(h, w)]
-    for _ in range(1, nscales):
-        ph, pw = sizes[-1]
-        nh, nw = _cv_round(ph * scale_step), _cv_round(pw * scale_step)
-        if nh < _MIN_LEVEL_SIDE or nw < _MIN_LEVEL_SIDE:
-            break
-        sizes.append((nh, nw))
-    return sizes
-
-
-def _linear_taps(n_in: int, n_out: int, scale: float, device) -> tuple:
-    """Source indices and weights of OpenCV's INTER_LINEAR resize along one axis.
-
-    ``scale`` is source pixels per destination pixel; positions are clamped to the edge.
-    """
-    pos = (np.arange(n_out, dtype=np.float64) + 0.5) * scale - 0.5
-    pos = np.clip(pos.astype(np.float32).astype(np.float64), 0.0, n_in - 1)
-    i0 = np.floor(pos).astype(np.int64)
-    frac = pos - i0
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    return (
-        torch.from_numpy(i0).to(device),
-        torch.from_numpy(i1).to(device),
-        torch.from_numpy(frac.astype(np.float32)).to(device),
-    )
-
-
-def _resize_linear(x: torch.Tensor, size: tuple[int, int], scale_yx: tuple[float, float]):
-    """Bilinear resize of (..., H, W) with OpenCV's INTER_LINEAR sampling positions."""
-    h_in, w_in = x.shape[-2:]
-    y0, y1, fy = _linear_taps(h_in, size[0], scale_yx[0], x.device)
-    x0, x1, fx = _linear_taps(w_in, size[1], scale_yx[1], x.device)
-    fy = fy[:, None]
-    x = x.index_select(-2, y0) * (1.0 - fy) + x.index_select(-2, y1) * fy
-    return x.index_select(-1, x0) * (1.0 - fx) + x.index_select(-1, x1) * fx
-
-
-def _centred_gradient(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """0.5 * (f(x+1) - f(x-1)); replicated borders give OpenCV's 0.5 * one-sided difference."""
-    pad = F.pad(img, (1, 1, 1, 1), mode="replicate")
-    gx = 0.5 * (pad[..., 1:-1, 2:] - pad[..., 1:-1, :-2])
-    gy = 0.5 * (pad[..., 2:, 1:-1] - pad[..., :-2, 1:-1])
-    return gx, gy
-
-
-def _batcher_pairs(n: int) -> list[tuple[int, int]]:
-    """Comparators (i, j), i < j, of Batcher's odd-even merge sort for n (a power of two) keys."""
-    pairs = []
-    p = 1
-    while p < n:
-        k = p
-        while k >= 1:
-            for j in range(k % p, n - k, 2 * k):
-                for i in range(min(k, n - j - k)):
-                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
-                        pairs.append((i + j, i + j + k))
-            k //= 2
-        p *= 2
-    return pairs
-
-
-def _median_network(n: int) -> tuple:
-    """A min/max network whose output at index n // 2 is the median of n (odd) keys.
-
-    Batcher's network for the next power of two, less the comparators that touch the padding
-    (padding keys would be +inf and never move) and less those the median does not depend on.
-    Entries (i, j, need_min, need_max): position i receives min, j max, where needed.
-    """
-    size = 1
-    while size < n:
-        size *= 2
-    net = [(i, j) for i, j in _batcher_pairs(size) if j < n]
-    needed = {n // 2}
-    kept = []
-    for i, j in reversed(net):
-        need_min, need_max = i in needed, j in needed
-        if need_min or need_max:
-            kept.append((i, j, need_min, need_max))
-            needed.update((i, j))
-    return tuple(reversed(kept))
-
-
-# built up front (a plain dict, not a cache wrapper, so that torch.compile traces it cleanly)
-_MEDIAN_NETWORKS = {k: _median_network(k * k) for k in (3, 5, 7)}
-
-
-def _median_filter(x: torch.Tensor, k: int) -> torch.Tensor:
-    """k x k median of each (H, W) plane of (B, C, H, W), replicated borders (cv::medianBlur).
-
-    Runs a selection network of elementwise min / max over the k*k shifted planes: exact, and
-    cheaper than sorting windows (7x faster than ``unfold(...).median()`` on CPU at 5x5; fuses
-    into one kernel under torch.compile).
-    """
-    r = k // 2
-    h, w = x.shape[-2:]
-    pad = F.pad(x, (r, r, r, r), mode="replicate")
-    keys = [pad[..., dy:dy + h, dx:dx + w] for dy in range(k) for dx in range(k)]
-    network = _MEDIAN_NETWORKS.get(k)
-    if network is None:
-        network = _MEDIAN_NETWORKS[k] = _median_network(k * k)
-    for i, j, need_min, need_max in network:
-        a, b = keys[i], keys[j]
-        if need_min:
-            keys[i] = torch.minimum(a, b)
-        if need_max:
-            keys[j] = torch.maximum(a, b)
-    return keys[(k * k) // 2]
-
-
-def _warp_bicubic(stack: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Sample (B, K, H, W) at x + flow (pixels) with bicubic interpolation."""
-    _, _, h, w = stack.shape
-    xs = torch.arange(w, device=stack.device, dtype=torch.float32)
-    ys = torch.arange(h, device=stack.device, dtype=torch.float32)
-    gx = (xs + flow[:, 0]) * (2.0 / (w - 1)) - 1.0
-    gy = (ys[:, None] + flow[:, 1]) * (2.0 / (h - 1)) - 1.0
-    grid = torch.stack((gx, gy), dim=-1)
-    return F.grid_sample(
-        stack, grid, mode="bicubic", padding_mode=_WARP_PADDING, align_corners=True
-    )
 
 
 def _primal_dual_step(u, px, py, g, rho_c, bound, neg_grad, active, theta: float, l_t: float,
@@ -267,11 +110,11 @@ _COMPILED: dict = {}
 def _kernels(compile: bool):
     """(primal-dual step, median filter), eager or through torch.compile (built once)."""
     if not compile:
-        return _primal_dual_step, _median_filter
+        return _primal_dual_step, median_filter
     if not _COMPILED:
         # shapes change all the time (pyramid levels, batch compaction): compile them dynamic
         _COMPILED["step"] = torch.compile(_primal_dual_step, dynamic=True, fullgraph=True)
-        _COMPILED["median"] = torch.compile(_median_filter, dynamic=True, fullgraph=True)
+        _COMPILED["median"] = torch.compile(median_filter, dynamic=True, fullgraph=True)
     return _COMPILED["step"], _COMPILED["median"]
 
 
@@ -293,13 +136,13 @@ def _one_scale(i0, i1, u, prm, step, median_filter, host_sync: bool, always_mask
     eps_scaled = float(np.float32(prm["epsilon"] ** 2 * h * w))
     median = prm["median_filtering"]
 
-    i1x, i1y = _centred_gradient(i1)
+    i1x, i1y = centred_gradient(i1)
     i1_stack = torch.cat((i1, i1x, i1y), dim=1)
     px = torch.zeros_like(u)
     py = torch.zeros_like(u)
 
     for _ in range(prm["warps"]):
-        warped = _warp_bicubic(i1_stack, u)
+        warped = warp_bicubic(i1_stack, u)
         i1w, i1wx, i1wy = warped[:, 0:1], warped[:, 1:2], warped[:, 2:3]
         grad = i1wx * i1wx + i1wy * i1wy
         rho_c = i1w - i1wx * u[:, 0:1] - i1wy * u[:, 1:2] - i0
@@ -351,43 +194,28 @@ def _one_scale(i0, i1, u, prm, step, median_filter, host_sync: bool, always_mask
     return u
 
 
-# ----------------------------------------------------------------------------------------------
-# public API
-
-
 @torch.no_grad()
+@with_params_doc
 def tvl1_torch(
     first: torch.Tensor,
     second: torch.Tensor,
     *,
-    tau: float = 0.25,
-    lambda_: float = 0.15,
-    theta: float = 0.3,
-    nscales: int = 5,
-    warps: int = 5,
-    epsilon: float = 0.01,
-    inner_iterations: int = 30,
-    outer_iterations: int = 10,
-    scale_step: float = 0.8,
-    gamma: float = 0.0,
-    median_filtering: int = 5,
-    use_initial_flow: bool = False,
     initial_flow: torch.Tensor | None = None,
     compile: bool = False,
+    **params,
 ) -> torch.Tensor:
     """Batched TV-L1 optical flow from ``first`` to ``second`` (OpenCV DualTVL1's algorithm).
 
     Args:
         first, second: (B, 1, H, W) grey images, uint8 or float on the 0-255 scale, on the device
             to compute on (CPU or CUDA; the result stays there). H, W >= 3.
-        tau, lambda_, theta, nscales, warps, epsilon, inner_iterations, outer_iterations,
-        scale_step, gamma, median_filtering, use_initial_flow: OpenCV's parameters (same names,
-            same defaults, same meaning); ``median_filtering`` <= 1 switches the median off.
         initial_flow: (B, 2, H, W) flow to start from; required with ``use_initial_flow=True``.
         compile: run the primal-dual iteration and the median filter through ``torch.compile``
             (dynamic shapes; each fuses into a few kernels). Optional, for throughput (GPUs,
             also ~3x per iteration on CPU); the first call in a process pays the compilation
             (tens of seconds). Same results as eager up to float32 rounding.
+        **params: the TV-L1 parameters, OpenCV's (same names, same defaults, same meaning; listed
+            below); ``median_filtering`` <= 1 switches the median off.
 
     Returns:
         (B, 2, H, W) float32 flow in pixels, channel 0 = dx, 1 = dy,
@@ -395,13 +223,11 @@ def tvl1_torch(
 
     Raises:
         ValueError: inputs of the wrong type, shape, dtype or device; invalid parameters.
+        TypeError: a keyword that is not a parameter.
     """
-    prm = _check_params(
-        tau, lambda_, theta, nscales, warps, epsilon, inner_iterations, outer_iterations,
-        scale_step, gamma, median_filtering, use_initial_flow,
-    )
-    i0 = _as_float_batch(first, "first")
-    i1 = _as_float_batch(second, "second")
+    prm = call_params("tvl1_torch", params)
+    i0 = as_float_batch(first, "first")
+    i1 = as_float_batch(second, "second")
     if first.shape != second.shape:
         raise ValueError(
             f"first and second: expected the same shape, got {tuple(first.shape)} and "
@@ -416,7 +242,7 @@ def tvl1_torch(
         if not isinstance(initial_flow, torch.Tensor):
             raise ValueError(
                 "initial_flow: expected a torch.Tensor (B, 2, H, W) with use_initial_flow=True, "
-                f"got {_describe(initial_flow)}"
+                f"got {describe(initial_flow)}"
             )
         if tuple(initial_flow.shape) != (b, 2, h, w):
             raise ValueError(
@@ -425,18 +251,18 @@ def tvl1_torch(
         if not initial_flow.is_floating_point() or initial_flow.device != i0.device:
             raise ValueError(
                 f"initial_flow: expected a floating tensor on {i0.device}, got "
-                f"{_describe(initial_flow)}"
+                f"{describe(initial_flow)}"
             )
     elif initial_flow is not None:
         raise ValueError("initial_flow: given, but use_initial_flow is False (set it to True)")
 
     step_size = prm["scale_step"]
-    sizes = _pyramid_sizes(h, w, prm["nscales"], step_size)
+    sizes = pyramid_sizes(h, w, prm["nscales"], step_size)
     down = (1.0 / step_size, 1.0 / step_size)
     i0s, i1s = [i0], [i1]
     for size in sizes[1:]:
-        i0s.append(_resize_linear(i0s[-1], size, down))
-        i1s.append(_resize_linear(i1s[-1], size, down))
+        i0s.append(resize_linear(i0s[-1], size, down))
+        i1s.append(resize_linear(i1s[-1], size, down))
 
     n_ch = 3 if prm["gamma"] != 0 else 2
     coarsest = sizes[-1]
@@ -444,17 +270,17 @@ def tvl1_torch(
     if prm["use_initial_flow"]:
         u0 = initial_flow.to(torch.float32)
         for size in sizes[1:]:
-            u0 = _resize_linear(u0, size, down) * step_size
+            u0 = resize_linear(u0, size, down) * step_size
         u[:, :2] = u0
 
-    step, median_filter = _kernels(compile)
+    step, median = _kernels(compile)
     host_sync = i0.device.type == "cpu"
     for level in range(len(sizes) - 1, -1, -1):
-        u = _one_scale(i0s[level], i1s[level], u, prm, step, median_filter, host_sync, compile)
+        u = _one_scale(i0s[level], i1s[level], u, prm, step, median, host_sync, compile)
         if level == 0:
             break
         (h_c, w_c), (h_f, w_f) = sizes[level], sizes[level - 1]
-        u = _resize_linear(u, (h_f, w_f), (h_c / h_f, w_c / w_f))
+        u = resize_linear(u, (h_f, w_f), (h_c / h_f, w_c / w_f))
         u[:, :2] *= 1.0 / step_size
     return u[:, :2].contiguous()
 
@@ -475,7 +301,7 @@ class TVL1Flow(nn.Module):
             )
         self.compile = bool(params.pop("compile", False))
         merged = {**DEFAULT_PARAMS, **params}
-        _check_params(**merged)
+        validate(merged)
         self.params = merged
 
     def forward(self, first: torch.Tensor, second: torch.Tensor,
@@ -486,90 +312,3 @@ class TVL1Flow(nn.Module):
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.params.items())
 
-
-def _as_gray_array(x, name: str) -> np.ndarray:
-    if not isinstance(x, np.ndarray):
-        raise ValueError(f"{name}: expected a numpy array (H, W), got {_describe(x)}")
-    if x.ndim != 2 or x.shape[0] < 3 or x.shape[1] < 3:
-        raise ValueError(f"{name}: expected shape (H, W) with H, W >= 3 (grey), got {x.shape}")
-    if x.dtype == np.uint8:
-        return np.ascontiguousarray(x)
-    if np.issubdtype(x.dtype, np.floating):
-        # OpenCV multiplies float input by 255 (it assumes [0, 1]); undo that up front so that
-        # float input means the same 0-255 scale as uint8 here and in tvl1_torch.
-        return np.ascontiguousarray(x, dtype=np.float32) / np.float32(255.0)
-    raise ValueError(f"{name}: expected dtype uint8 or float (0-255 scale), got {x.dtype}")
-
-
-def tvl1_opencv(
-    first: np.ndarray,
-    second: np.ndarray,
-    *,
-    tau: float = 0.25,
-    lambda_: float = 0.15,
-    theta: float = 0.3,
-    nscales: int = 5,
-    warps: int = 5,
-    epsilon: float = 0.01,
-    inner_iterations: int = 30,
-    outer_iterations: int = 10,
-    scale_step: float = 0.8,
-    gamma: float = 0.0,
-    median_filtering: int = 5,
-    use_initial_flow: bool = False,
-    initial_flow: np.ndarray | None = None,
-) -> np.ndarray:
-    """TV-L1 flow of one grey pair with OpenCV's ``cv2.optflow.DualTVL1OpticalFlow``.
-
-    Args:
-        first, second: (H, W) grey images, uint8 (passed to OpenCV unchanged). Float arrays are
-            read on the same 0-255 scale: they are divided by 255 before OpenCV, which multiplies
-            float input by 255 (OpenCV's own convention is float in [0, 1]).
-        parameters: OpenCV's names and defaults; ``initial_flow`` (H, W, 2) with
-            ``use_initial_flow=True``.
-
-    Returns:
-        (H, W, 2) float32 flow, [..., 0] = dx, [..., 1] = dy, ``first(x) ~ second(x + flow(x))``.
-    """
-    prm = _check_params(
-        tau, lambda_, theta, nscales, warps, epsilon, inner_iterations, outer_iterations,
-        scale_step, gamma, median_filtering, use_initial_flow, max_median=5,
-    )
-    i0 = _as_gray_array(first, "first")
-    i1 = _as_gray_array(second, "second")
-    if i0.shape != i1.shape:
-        raise ValueError(
-            f"first and second: expected the same shape, got {i0.shape} and {i1.shape}"
-        )
-    if i0.dtype != i1.dtype:  # OpenCV needs one type; uint8 + float: both as float
-        i0 = i0.astype(np.float32) / (255.0 if i0.dtype == np.uint8 else 1.0)
-        i1 = i1.astype(np.float32) / (255.0 if i1.dtype == np.uint8 else 1.0)
-    import cv2  # lazily: the torch path must work where OpenCV is not installed
-
-    algo = cv2.optflow.DualTVL1OpticalFlow_create()
-    # setters rather than create() keywords: the binding misspells one ("innnerIterations")
-    algo.setTau(prm["tau"])
-    algo.setLambda(prm["lambda_"])
-    algo.setTheta(prm["theta"])
-    algo.setScalesNumber(prm["nscales"])
-    algo.setWarpingsNumber(prm["warps"])
-    algo.setEpsilon(prm["epsilon"])
-    algo.setInnerIterations(prm["inner_iterations"])
-    algo.setOuterIterations(prm["outer_iterations"])
-    algo.setScaleStep(prm["scale_step"])
-    algo.setGamma(prm["gamma"])
-    algo.setMedianFiltering(prm["median_filtering"])
-    algo.setUseInitialFlow(prm["use_initial_flow"])
-    if prm["use_initial_flow"]:
-        if not isinstance(initial_flow, np.ndarray) or initial_flow.shape != i0.shape + (2,):
-            raise ValueError(
-                f"initial_flow: expected a numpy array of shape {i0.shape + (2,)} with "
-                f"use_initial_flow=True, got {_describe(initial_flow)}"
-            )
-        flow = np.ascontiguousarray(initial_flow, dtype=np.float32).copy()
-    elif initial_flow is not None:
-        raise ValueError("initial_flow: given, but use_initial_flow is False (set it to True)")
-    else:
-        flow = None
-    flow = algo.calc(i0, i1, flow)
-    return np.asarray(flow, dtype=np.float32)
