@@ -37,11 +37,10 @@ import numpy as np
 
 from salprep.errors import SalprepError
 from salprep.progress import dask_progress, progress
-from salprep.metrics import all_metrics
+from salprep.metrics import METRICS, all_metrics
 from salprep.models.predictor import PriorPredictor  # noqa: F401 (a Predictor, re-exported here)
 from salprep.store import open_shard, read_scaled
 
-METRICS = ("auc_judd", "auc_shuffled", "nss", "cc", "sim", "kld")
 #: Dask schedulers by name; anything else is taken as a dask.distributed scheduler address
 LOCAL_SCHEDULERS = ("processes", "threads", "sync")
 #: continuous GT for CC/SIM/KLD: published maps when the shard has them, published, or built

@@ -15,6 +15,7 @@ EPS`` (CONTRACT.md). The package is layered, each module importing only those be
 """
 
 from salprep.metrics.definitions import (
+    METRICS,
     all_metrics,
     auc_judd,
     auc_shuffled,
@@ -25,4 +26,4 @@ from salprep.metrics.definitions import (
 )
 from salprep.metrics.matlab import EPS, resize_to
 
-__all__ = ["EPS", "all_metrics", "auc_judd", "auc_shuffled", "cc", "kld", "nss", "resize_to", "sim"]
+__all__ = ["EPS", "METRICS", "all_metrics", "auc_judd", "auc_shuffled", "cc", "kld", "nss", "resize_to", "sim"]

@@ -49,6 +49,10 @@ ArrayLike = npt.ArrayLike
 Generatorish = Any  # None | int | np.random.Generator | anything np.random.default_rng accepts
 
 
+
+#: the metric names, in the order tables and :func:`all_metrics` give them (the benchmark's)
+METRICS = ("auc_judd", "auc_shuffled", "nss", "cc", "sim", "kld")
+
 def _check_splits(n_splits: int, step_size: float) -> tuple[int, float]:
     if int(n_splits) != n_splits or n_splits < 1:
         raise ValueError(f"n_splits must be a positive integer, got {n_splits!r}")
