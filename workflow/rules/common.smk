@@ -7,6 +7,11 @@ import sys
 from salprep.datasets import open_dataset
 from salprep.config_check import check_splits, config_source
 from salprep.store import remove_dangling_shards, stage_version
+from salprep.storage_cache import install as install_storage_cache
+
+# `--cache` with SNAKEMAKE_OUTPUT_CACHE=s3://bucket/prefix (profiles/s3): the between-workflow cache
+# in a bucket, every other file local (a default storage provider would make them all remote).
+install_storage_cache(workflow)
 
 DS = config["dataset"]
 if DS not in config["datasets"]:
