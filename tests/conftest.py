@@ -70,7 +70,7 @@ def no_tf32(monkeypatch):
 #: Makefile runs it; without that flag it sorts files by their number of tests); the SLURM test
 #: mostly waits for the scheduler, so it overlaps the others' computing
 LONGEST_FIRST = ("test_workflow.py", "test_workflow_layouts.py", "test_profiles.py", "test_train.py",
-                 "test_flow_tvl1.py", "test_workflow_own_dataset.py", "test_bare_command.py", "test_shared_cache.py",
+                 "test_flow_tvl1.py", "test_workflow_own_dataset.py", "test_bare_command.py", "test_shared_cache.py", "test_s3_store.py",
                  "test_store_faults.py", "test_monodepth.py", "test_salgan.py", "test_stages.py")
 
 
