@@ -302,11 +302,17 @@ def test_rotation_salprep_cannot_apply_is_refused_with_one_line(tmp_path, capsys
 # -- 4. DHF1K annotations numbered from 0000 ------------------------------------------------------
 
 
-def test_fixation_pngs_numbered_from_0000_say_so(tiny_dhf1k, tmp_path, capsys):
-    root, _ = tiny_dhf1k
-    folder = root / "annotation" / "0001" / "fixation"
+def _numbered_from_zero(root, kind: str):
+    """The annotation folder ``kind`` of video 0001, its 6 PNGs renamed 0000..0005."""
+    folder = root / "annotation" / "0001" / kind
     for t in range(1, 7):
         (folder / f"{t:04d}.png").rename(folder / f"{t - 1:04d}.png")
+    return folder
+
+
+def test_fixation_pngs_numbered_from_0000_say_so(tiny_dhf1k, tmp_path, capsys):
+    root, _ = tiny_dhf1k
+    folder = _numbered_from_zero(root, "fixation")
     assert main(_gt(root, tmp_path / "gt.h5")) == 2
     assert one_error_line(capsys) == (
         f"salprep: error: {folder}: fixation frames are not numbered 1..6: they start at 0000.png where DHF1K starts "
@@ -322,9 +328,7 @@ def test_fixation_pngs_numbered_from_0000_say_so(tiny_dhf1k, tmp_path, capsys):
 
 def test_published_maps_numbered_from_0000_say_so(tiny_dhf1k, tmp_path, capsys):
     root, _ = tiny_dhf1k
-    folder = root / "annotation" / "0001" / "maps"
-    for t in range(1, 7):
-        (folder / f"{t:04d}.png").rename(folder / f"{t - 1:04d}.png")
+    folder = _numbered_from_zero(root, "maps")
     assert main(_gt(root, tmp_path / "gt.h5")) == 2
     assert one_error_line(capsys).startswith(f"salprep: error: {folder}: published map frames are not numbered 1..6: "
                                              "they start at 0000.png")
