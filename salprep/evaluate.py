@@ -140,10 +140,10 @@ def _score_video(vi: int, index, all_frames, predictor, gt_maps, n_other, n_spli
             rng = np.random.default_rng([seed, vi, t])
             other = other_map(index, all_frames, n_other, rng)
             scores = all_metrics(preds[k], fix, gt_map, other, rng=rng, n_splits=n_splits, step_size=step)
-            pred = np.asarray(preds[k])
-            finite = bool(np.isfinite(pred).all())
-            rows[k] = [scores[m] for m in METRICS] + [
-                not fix.any(), not finite, finite and bool(pred.size) and float(pred.max()) == float(pred.min())]
+            # min and max carry any NaN or infinity: two passes tell finite and constant apart
+            lo, hi = float(np.min(preds[k])), float(np.max(preds[k]))
+            finite = math.isfinite(lo) and math.isfinite(hi)
+            rows[k] = [scores[m] for m in METRICS] + [not fix.any(), not finite, finite and lo == hi]
     return rows
 
 

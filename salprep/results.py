@@ -109,8 +109,9 @@ def write_results(out: Path, *, model: str, checkpoint: str | os.PathLike, split
     (model.pt of a decoder, loss.png, train.json) and prior.png of a prior. Prints one score line
     per split and one warning per cause of frames missing from a metric's mean.
 
-    ``protocol``: :func:`salprep.evaluate.evaluate_split`'s scoring keywords (recorded in
-    provenance); ``scoring``: where it runs (``workers``, ``scheduler``; not recorded).
+    ``protocol``: :func:`salprep.evaluate.evaluate_split`'s scoring keywords, ``seed`` among them
+    (it also draws the overlay frames; recorded in provenance); ``scoring``: where it runs
+    (``workers``, ``scheduler``; not recorded).
     Returns metrics.json's content (split -> summary)."""
     from salprep.evaluate import METRICS, evaluate_split, nan_causes
     from salprep.models.predictor import PriorPredictor
@@ -127,7 +128,7 @@ def write_results(out: Path, *, model: str, checkpoint: str | os.PathLike, split
         per_frame += [{"split": name, **r} for r in result["per_frame"]]
         metric_histograms(result["per_frame"], METRICS, out / f"scores_{name}.png",
                           title=f"{model} on {name}: per-frame scores")
-        pick_overlays(name, result["index"], predictor, overlays, out, protocol.get("seed", 0))
+        pick_overlays(name, result["index"], predictor, overlays, out, protocol["seed"])
         line = ", ".join(f"{m} {result['summary'][m]:.4f}" for m in METRICS)
         print(f"{model} {name} ({result['summary']['n_frames']} frames): {line}")
     _write_csv(out / "per_video.csv", per_video)
