@@ -22,6 +22,7 @@ from test_bare_command import clone
 from test_workflow import BIN, TINY
 
 from salprep.cli import main
+from salprep.video import iter_frames, write_video
 
 moto_server = pytest.importorskip("moto.server", reason="moto[server] not installed (pip install -e '.[test]')")
 boto3 = pytest.importorskip("boto3")
@@ -32,10 +33,12 @@ pytestmark = pytest.mark.slow
 BUCKET = "team-store"
 PREFIX = "salprep-cache"
 CACHED = ("gt", "flow_tvl1")
-SPLITS = "datasets: {demo: {splits: {train: '1-2', val: '601'}}}\n"
-VIDEOS = ["001", "002", "601", "701"]
+#: one training video, one validation and the test video: every kind of job, one of each
+SPLITS = "datasets: {demo: {splits: {train: '1', val: '601'}}}\n"
+VIDEOS = ["001", "601", "701"]
+ANNOTATED = VIDEOS[:2]  # the test video has no fixations: no GT
 TARGETS = ["results/center_bias", *(f"store/demo/flow_tvl1/{v}.h5" for v in VIDEOS)]
-N_ENTRIES = 3 + 4  # GT of the annotated videos, TV-L1 of every video
+N_ENTRIES = len(ANNOTATED) + len(VIDEOS)  # GT of the annotated videos, TV-L1 of every video
 CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 MOVED = re.compile(r"salprep: (stored|fetched) store/\w+/(\w+)/(\w+)\.h5 (?:to|from) cache (\S+) "
                    r"\((\d+) bytes, ([\d.]+) s\)")
@@ -148,7 +151,7 @@ def test_first_clone_uploads_every_stage_shard(two_clones, s3):
     a, _, first, _ = two_clones
     stored = moved(first, "stored")
     assert sorted((s, v) for s, v, *_ in stored) == sorted(
-        [("gt", v) for v in VIDEOS[:3]] + [("flow_tvl1", v) for v in VIDEOS])
+        [("gt", v) for v in ANNOTATED] + [("flow_tvl1", v) for v in VIDEOS])
     assert len(keys(client)) == N_ENTRIES and not moved(first, "fetched")
     for stage, video, key, size, _ in stored:  # the bucket holds the shard's very bytes
         obj = client.get_object(Bucket=BUCKET, Key=key.split(f"s3://{BUCKET}/", 1)[1])["Body"].read()
@@ -188,22 +191,22 @@ def test_a_changed_video_rekeys_only_its_entries(two_clones, s3):
     endpoint, client, _ = s3
     _, b, _, _ = two_clones
     (b.parent / "mini.yaml").write_text(TINY + "dataset: mini\ndatasets: {mini: {layout: dhf1k, root: data/demo, "
-                                        "splits: {train: '1-2', val: '601', test: '701'}}}\n")
-    targets = [*(f"store/mini/flow_tvl1/{v}.h5" for v in VIDEOS), *(f"store/mini/gt/{v}.h5" for v in VIDEOS[:3])]
+                                        "splits: {train: '1', val: '601', test: '701'}}}\n")
+    targets = [*(f"store/mini/flow_tvl1/{v}.h5" for v in VIDEOS), *(f"store/mini/gt/{v}.h5" for v in ANNOTATED)]
     proc = run(b, endpoint, targets=targets, config="mini.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(moved(proc, "stored")) == N_ENTRIES and not moved(proc, "fetched")
     before = keys(client)
-    video = b / "data" / "demo" / "video" / "002.AVI"
-    video.write_bytes((b / "data" / "demo" / "video" / "001.AVI").read_bytes())  # new content, same length
+    video = b / "data" / "demo" / "video" / "001.AVI"
+    write_video(video, list(iter_frames(video)), quality=6)  # new content, same frames
     proc = run(b, endpoint, targets=targets, config="mini.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
     stored = moved(proc, "stored")
-    assert sorted((s, v) for s, v, *_ in stored) == [("flow_tvl1", "002"), ("gt", "002")], stored
+    assert sorted((s, v) for s, v, *_ in stored) == [("flow_tvl1", "001"), ("gt", "001")], stored
     assert not moved(proc, "fetched")  # no other job ran at all
     assert keys(client) - before == {key.split(f"s3://{BUCKET}/", 1)[1] for _, _, key, _, _ in stored}
     assert before <= keys(client)  # the old entries stay (other workspaces may still use them)
-    assert (b / "logs" / "mini" / "flow_tvl1" / "002.log").stat().st_size > 0
+    assert (b / "logs" / "mini" / "flow_tvl1" / "001.log").stat().st_size > 0
 
 
 def test_an_altered_or_truncated_object_is_refused_and_recomputed(two_clones, s3, monkeypatch):

@@ -13,9 +13,9 @@ from test_workflow import BIN, TINY
 from salprep.cli import main
 
 CACHED = ("gt", "flow_tvl1")
-#: two training videos, one validation and the test video: every kind of job, few of each
-SPLITS = "datasets: {demo: {splits: {train: '1-2', val: '601'}}}\n"
-VIDEOS = ["001.h5", "002.h5", "601.h5", "701.h5"]
+#: one training video, one validation and the test video: every kind of job, one of each
+SPLITS = "datasets: {demo: {splits: {train: '1', val: '601'}}}\n"
+VIDEOS = ["001.h5", "601.h5", "701.h5"]
 TARGETS = ["results/center_bias", *(f"store/demo/flow_tvl1/{name}" for name in VIDEOS)]
 
 
@@ -42,7 +42,7 @@ def two_clones(tmp_path_factory):
 def test_second_clone_computes_no_cached_stage_job(two_clones):
     a, b, cache = two_clones
     n_cached = len(list(cache.glob("*.h5")))
-    assert n_cached == 3 + 4  # GT of the annotated videos, TV-L1 of every video
+    assert n_cached == 2 + 3  # GT of the annotated videos, TV-L1 of every video
     proc = run(b, cache)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout + proc.stderr
@@ -73,18 +73,18 @@ def test_a_lost_cache_entry_is_reported_and_recomputed(two_clones, monkeypatch, 
     """Runs last: deletes two cache entries behind Bob's symlinks: a TV-L1 shard that is itself a
     target, and a GT shard upstream of results/center_bias (named too, so that it is recomputed)."""
     a, b, cache = two_clones
-    link = b / "store" / "demo" / "flow_tvl1" / "002.h5"
+    link = b / "store" / "demo" / "flow_tvl1" / "001.h5"
     gt_link = b / "store" / "demo" / "gt" / "601.h5"
     for lost in (link, gt_link):
         lost.resolve().unlink()
     monkeypatch.chdir(b)
     assert main(["verify", "-q", "store/demo/flow_tvl1", "store/demo/gt"]) == 1
     out = capsys.readouterr().out
-    assert "store/demo/flow_tvl1/002.h5: dangling symlink to " in out and "store/demo/gt/601.h5: dangling" in out
+    assert "store/demo/flow_tvl1/001.h5: dangling symlink to " in out and "store/demo/gt/601.h5: dangling" in out
     # GT 601 is also upstream of results/center_bias: a dangling link used to stop the whole plan
     # there ("Unable to obtain modification time"); now it is removed at plan time and recomputed
     proc = run(b, cache, "store/demo/gt/601.h5")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "store/demo/gt/601.h5: dangling symlink to " in proc.stderr
-    assert link.resolve().exists() and (b / "logs" / "demo" / "flow_tvl1" / "002.log").stat().st_size > 0
+    assert link.resolve().exists() and (b / "logs" / "demo" / "flow_tvl1" / "001.log").stat().st_size > 0
     assert gt_link.resolve().exists() and (b / "logs" / "demo" / "gt" / "601.log").stat().st_size > 0

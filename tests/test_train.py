@@ -53,7 +53,9 @@ def store(tmp_path):
     return _make_store(tmp_path / "store" / "t")
 
 
-SMALL = {"epochs": 2, "batch_size": 4, "lr": 1e-3}
+#: two random frames of each training video per epoch, two per batch: two steps an epoch (the
+#: LSTS decoder's 360x640 output makes a step the bulk of a test's time)
+SMALL = {"epochs": 2, "batch_size": 2, "frames_per_video": 2, "lr": 1e-3}
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +110,7 @@ def test_training_is_deterministic_and_resumable(store, tmp_path):
     a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
     assert a["model"] == "lsts_flow" and a["features_weights"] == ["random-init"]
     record = json.loads((tmp_path / "a" / "train.json").read_text())
-    assert len(record["history"]) == 2 * 3 and record["n_train_frames"] == 12  # 12 frames / batch 4, 2 epochs
+    assert len(record["history"]) == 2 * 2 and record["n_train_frames"] == 12  # 2 x 2 frames / batch 2, 2 epochs
     assert (tmp_path / "a" / "loss.png").stat().st_size > 1000
     # one epoch, then resume for the second: the same weights as two epochs straight (which a
     # second straight run would only repeat: unequal bits here fail either claim)
@@ -214,10 +216,10 @@ def test_nan_loss_stops_with_one_line_and_keeps_the_last_checkpoint(store, tmp_p
 
     real, calls = loop.loss_fn, []
 
-    def nan_in_epoch_2(spec, pred, target):  # 12 frames, batch 4: 3 batches per epoch
+    def nan_in_epoch_2(spec, pred, target):  # SMALL: 2 batches per epoch
         calls.append(1)
         loss = real(spec, pred, target)
-        return loss * float("nan") if len(calls) > 3 else loss
+        return loss * float("nan") if len(calls) > 2 else loss
 
     monkeypatch.setattr(loop, "loss_fn", nan_in_epoch_2)
     out = tmp_path / "nan"

@@ -27,9 +27,10 @@ stages:
   i3d_flow: {window: 8, stride: 2, pool: 1x2x2}   # pad_start: true from config/config.yaml
 """
 STAGES = ("flow_tvl1", "flow_spynet", "depth", "i3d_rgb", "i3d_flow", "frames")
-#: the shared build's videos (config/config.yaml's demo has four training videos; two suffice here)
-BUILD_SPLITS = "datasets: {demo: {splits: {train: '1-2', val: '601-602', test: '701'}}}\n"
-EVERY_VIDEO = ["001.h5", "002.h5", "601.h5", "602.h5", "701.h5"]  # test video too
+#: the shared build's videos: one of each split (config/config.yaml's demo has four training and
+#: two validation videos; every job kind runs with one, and each video costs five torch jobs)
+BUILD_SPLITS = "datasets: {demo: {splits: {train: '1', val: '601', test: '701'}}}\n"
+EVERY_VIDEO = ["001.h5", "601.h5", "701.h5"]  # test video too
 
 
 def snakemake(workdir: Path, *args: str, configs=("tiny.yaml",)) -> subprocess.CompletedProcess:
@@ -58,8 +59,8 @@ def tiny_demo_build(tmp_path_factory) -> Path:
     (base / "tiny.yaml").write_text(TINY + BUILD_SPLITS)
     workdir = base / "run"
     assert planned_jobs(workdir, "results/center_bias", "shards") == {
-        "demo_data": 1, "demo_weights": 1, "annotation_digest": 4, "gt": 4, "flow_tvl1": 5, "flow_spynet": 5,
-        "depth": 5, "i3d_rgb": 5, "i3d_flow": 5, "frames": 5, "train": 1, "evaluate": 1, "shards": 1}
+        "demo_data": 1, "demo_weights": 1, "annotation_digest": 2, "gt": 2, "flow_tvl1": 3, "flow_spynet": 3,
+        "depth": 3, "i3d_rgb": 3, "i3d_flow": 3, "frames": 3, "train": 1, "evaluate": 1, "shards": 1}
     proc = snakemake(workdir, "results/center_bias", "shards")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return base
@@ -83,16 +84,16 @@ def test_demo_dag_builds_center_bias_results(demo_run):
     assert set(metrics) == {"val"}
     val = metrics["val"]
     assert set(val) == {"auc_judd", "auc_shuffled", "nss", "cc", "sim", "kld", "n_frames", "n_scored"}
-    assert val["n_frames"] == 2 * 12
+    assert val["n_frames"] == 12
     assert 0.5 < val["auc_judd"] < 1.0
     prov = json.loads((demo_run / "results" / "center_bias" / "provenance.json").read_text())
-    assert prov["config"]["dataset"] == "demo" and len(prov["shards"]) == 2
+    assert prov["config"]["dataset"] == "demo" and len(prov["shards"]) == 1
     # the demo's GT blur is not DHF1K's: its scores are not the paper recipe's, and say so
     assert prov["recipe"]["paper"] is False and set(prov["recipe"]["deviations"]) == {"gt.sigma"}
     assert prov["recipe"]["summary"] == "deviations: gt.sigma 28.0 (paper 12.7398)"
     assert main(["verify", "-q", str(demo_run / "store")]) == 0
     assert sorted(p.name for p in (demo_run / "store" / "demo" / "gt").iterdir()) == [
-        "001.h5", "002.h5", "601.h5", "602.h5"]
+        "001.h5", "601.h5"]
 
 
 def test_demo_dag_builds_every_stage(demo_run):
@@ -107,7 +108,7 @@ def test_demo_dag_builds_every_stage(demo_run):
         assert h5["frame_index"][...].tolist() == [0, 10]
     # window 8, stride 2, 12 frames: from frame 7 (LSTS), or from frame 0 with pad_start
     for stage, ends in (("i3d_rgb", [7, 9, 11]), ("i3d_flow", [0, 2, 4, 6, 8, 10])):
-        with h5py.File(demo_run / "store" / "demo" / stage / "602.h5", "r") as h5:
+        with h5py.File(demo_run / "store" / "demo" / stage / "601.h5", "r") as h5:
             assert h5.attrs["weights"] == "random-init"
             assert h5["frame_index"][...].tolist() == ends
             assert h5["features"].shape == (len(ends), 1024, 1, 2, 2) and h5["features"].dtype == np.float16
@@ -121,11 +122,11 @@ def test_run_settings_replan_nothing_but_a_setting_reruns_its_stage(demo_run):
         "stages: {i3d_rgb: {batch_size: 3, device: cpu}, depth: {batch_size: 1}, flow_tvl1: {batch_size: 2}}\n")
     assert planned_jobs(demo_run, "shards", configs=("tiny.yaml", "run_settings.yaml")) == {}
     (demo_run.parent / "stride.yaml").write_text("stages: {i3d_flow: {stride: 3}}\n")
-    assert planned_jobs(demo_run, "shards", configs=("tiny.yaml", "stride.yaml")) == {"i3d_flow": 5, "shards": 1}
+    assert planned_jobs(demo_run, "shards", configs=("tiny.yaml", "stride.yaml")) == {"i3d_flow": 3, "shards": 1}
     # a TV-L1 setting reruns TV-L1 and the stage that reads it (I3D flow), nothing else
     (demo_run.parent / "bound.yaml").write_text("stages: {flow_tvl1: {bound: 3.0}}\n")
     assert planned_jobs(demo_run, "results/center_bias", "shards", configs=("tiny.yaml", "bound.yaml")) == {
-        "flow_tvl1": 5, "i3d_flow": 5, "shards": 1}
+        "flow_tvl1": 3, "i3d_flow": 3, "shards": 1}
 
 
 def test_unrelated_config_replans_no_training(demo_run):
@@ -151,8 +152,8 @@ def test_touching_a_video_or_shard_without_changing_it_replans_nothing(demo_run)
     a change (Snakemake's 1 MB default would rerun the video's jobs and everything downstream)."""
     ann = demo_run / "data" / "demo" / "annotation"
     for path in (demo_run / "data" / "demo" / "video" / "001.AVI", demo_run / "store" / "demo" / "gt" / "601.h5",
-                 demo_run / "store" / "demo" / "flow_tvl1" / "002.h5", ann / "0002" / "fixation" / "0003.png",
-                 ann / "0601" / "maps" / "0001.png", ann / "0602"):
+                 demo_run / "store" / "demo" / "flow_tvl1" / "001.h5", ann / "0001" / "fixation" / "0003.png",
+                 ann / "0601" / "maps" / "0001.png", ann / "0601"):
         os.utime(path)
     assert planned_jobs(demo_run, "results/center_bias", "shards") == {}
     # the same touch with a threshold below these files' sizes is taken as a change (mtime only)
@@ -165,7 +166,7 @@ def test_touching_a_video_or_shard_without_changing_it_replans_nothing(demo_run)
 def test_editing_one_fixation_file_reruns_that_videos_gt_and_downstream(demo_run):
     """An in-place edit (same name, same folder mtime) changes the video's annotation stamp."""
     assert planned_jobs(demo_run, "results/center_bias", "shards") == {}
-    png = demo_run / "data" / "demo" / "annotation" / "0602" / "fixation" / "0007.png"
+    png = demo_run / "data" / "demo" / "annotation" / "0601" / "fixation" / "0007.png"
     folder_mtime = png.parent.stat().st_mtime_ns
     fix = np.array(Image.open(png))
     fix[45, 80] = 255 - fix[45, 80]
@@ -174,19 +175,19 @@ def test_editing_one_fixation_file_reruns_that_videos_gt_and_downstream(demo_run
     assert planned_jobs(demo_run, "results/center_bias", "shards") == {"gt": 1, "evaluate": 1, "shards": 1}
     assert snakemake(demo_run, "results/center_bias", "shards").returncode == 0
     assert planned_jobs(demo_run, "results/center_bias", "shards") == {}
-    stamp = json.loads((demo_run / ".salprep" / "annotations" / "demo" / "602.json").read_text())
-    assert stamp["video"] == "602" and stamp["files"] == 2 * 12  # fixation + shipped maps
+    stamp = json.loads((demo_run / ".salprep" / "annotations" / "demo" / "601.json").read_text())
+    assert stamp["video"] == "601" and stamp["files"] == 2 * 12  # fixation + shipped maps
 
 
 def test_nothing_to_do_then_only_changed_video_reruns(demo_run):
     assert planned_jobs(demo_run) == {}
-    val_video = demo_run / "data" / "demo" / "video" / "602.AVI"
+    val_video = demo_run / "data" / "demo" / "video" / "601.AVI"
     write_video(val_video, list(iter_frames(val_video)), quality=6)  # new content, same frames
     assert planned_jobs(demo_run) == {"gt": 1, "evaluate": 1}
     assert planned_jobs(demo_run, "shards") == {
         "gt": 1, "flow_tvl1": 1, "flow_spynet": 1, "depth": 1, "i3d_rgb": 1, "i3d_flow": 1, "frames": 1,
         "shards": 1}
-    train_video = demo_run / "data" / "demo" / "video" / "002.AVI"
+    train_video = demo_run / "data" / "demo" / "video" / "001.AVI"
     write_video(train_video, list(iter_frames(train_video)), quality=6)
     assert planned_jobs(demo_run) == {"gt": 2, "train": 1, "evaluate": 1}
 
@@ -236,16 +237,16 @@ def test_config_is_validated(tmp_path):
 
 
 def test_bad_annotation_fails_its_job_with_one_line_and_no_shard(demo_run):
-    """Runs last: breaks video 002's annotations; the job's one-line error reaches the user. (The
+    """Runs last: breaks video 001's annotations; the job's one-line error reaches the user. (The
     target is that one shard: earlier tests' edits to other inputs are not caught up with.)"""
-    (demo_run / "data" / "demo" / "annotation" / "0002" / "fixation" / "0005.png").unlink()
+    (demo_run / "data" / "demo" / "annotation" / "0001" / "fixation" / "0005.png").unlink()
     gt_dir = demo_run / "store" / "demo" / "gt"
-    (gt_dir / "002.h5").unlink()
+    (gt_dir / "001.h5").unlink()
     before = {p.name: p.stat().st_mtime_ns for p in gt_dir.iterdir()}
-    proc = snakemake(demo_run, "store/demo/gt/002.h5")
+    proc = snakemake(demo_run, "store/demo/gt/001.h5")
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
-    assert "salprep: error: data/demo/annotation/0002/fixation: fixation frames are not numbered" in out
+    assert "salprep: error: data/demo/annotation/0001/fixation: fixation frames are not numbered" in out
     assert {p.name: p.stat().st_mtime_ns for p in gt_dir.iterdir()} == before  # nothing else touched
 
 
@@ -294,7 +295,7 @@ def test_report_html_has_the_models_metrics_overlays_and_the_figures(report_run)
     assert path == "results/center_bias/metrics.json"
     assert entry["labels"]["result"] == "metrics (val)"
     assert entry["labels"]["NSS"] == f"{metrics['nss']:.3f}" and entry["labels"]["CC"] == f"{metrics['cc']:.3f}"
-    assert entry["labels"]["frames"] == "24"
+    assert entry["labels"]["frames"] == "12"
     assert "DHF1K protocol" in entry["caption"] and "center_bias" in entry["caption"]
     for name in ("overlays_val.png", "scores_val.png", "prior.png"):
         path, entry = by_name[name]
@@ -349,7 +350,7 @@ def test_report_renders_in_headless_chromium(report_run, tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     metrics = json.loads((report_run / "results" / "center_bias" / "metrics.json").read_text())["val"]
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", dom.stdout.split("metrics (val)</td>", 1)[1])[:7]
-    assert cells == [f"{metrics[m]:.3f}" for m in ("auc_judd", "auc_shuffled", "nss", "cc", "sim", "kld")] + ["24"]
+    assert cells == [f"{metrics[m]:.3f}" for m in ("auc_judd", "auc_shuffled", "nss", "cc", "sim", "kld")] + ["12"]
     shot = tmp_path / "models.png"
     proc = subprocess.run([*browser, f"--screenshot={shot}", "--window-size=1400,1000", page.as_uri()],
                           capture_output=True, text=True, timeout=120)
