@@ -75,9 +75,10 @@ def no_tf32(monkeypatch):
 #: hands out whole files in collection order with --dist loadfile --no-loadscope-reorder, as the
 #: Makefile runs it; without that flag it sorts files by their number of tests); the SLURM test
 #: mostly waits for the scheduler, so it overlaps the others' computing
-LONGEST_FIRST = ("test_workflow.py", "test_workflow_layouts.py", "test_profiles.py", "test_train.py",
-                 "test_flow_tvl1.py", "test_workflow_own_dataset.py", "test_bare_command.py", "test_shared_cache.py", "test_s3_store.py",
-                 "test_store_faults.py", "test_monodepth.py", "test_salgan.py", "test_stages.py")
+LONGEST_FIRST = ("test_workflow.py", "test_workflow_layouts.py", "test_profiles.py", "test_s3_store.py",
+                 "test_train.py", "test_shared_cache.py", "test_bare_command.py", "test_workflow_own_dataset.py",
+                 "test_store_faults.py", "test_evaluate.py", "test_flow_tvl1.py", "test_gpu_check.py",
+                 "test_monodepth.py", "test_flow_spynet.py", "test_salgan.py")
 
 
 def pytest_collection_modifyitems(config, items):

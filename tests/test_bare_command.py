@@ -17,13 +17,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 #: the clone's own config/config.yaml = the repo's, with these test sizes merged in: one training
-#: and one validation video of 12 frames, I3D flow LSTS-sized (40-frame windows at 160 px give
-#: Mixed_5c 5x5x5), one short LSTS epoch
+#: and one validation video of 12 frames, I3D flow LSTS-sized (33-frame windows at 132 px: the
+#: smallest input giving Mixed_5c 5x5x5, as in test_workflow_layouts.py), one short LSTS epoch
 SMALL = {
     "datasets": {"demo": {"splits": {"train": "1", "val": "601"}}},
     "demo_data": {"seed": 1, "frames": 12, "size": "160x90"},
-    "stages": {"flow_tvl1": {"size": "32x32", "out_size": "160x160"},
-               "i3d_flow": {"window": 40, "stride": 10, "pool": "5x5x5", "pad_start": True}},
+    "stages": {"flow_tvl1": {"size": "32x32", "out_size": "132x132"},
+               "i3d_flow": {"window": 33, "stride": 10, "pool": "5x5x5", "pad_start": True}},
     "models": {"lsts_flow": {"epochs": 1, "batch_size": 4, "frames_per_video": 4}},
     "evaluate": {"scheduler": "sync", "workers": 1, "n_splits": 10, "overlays": 1},
 }

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-import torchvision
 from tolerance import assert_within, float_bound, max_abs_diff
 
 from salprep.errors import SalprepError
@@ -330,6 +329,8 @@ def tv_vgg16_state() -> dict:
     ``make_layers(cfgs["D"])`` (seeded random weights, real shapes); ``classifier.*`` with
     torchvision's key names but tiny placeholder tensors (the real 4096x25088 layer would make a
     0.5 GB file, and the loader ignores classifier keys)."""
+    import torchvision  # here, not at the top: collecting the suite need not import it
+
     torch.manual_seed(7)
     feats = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["D"])
     state = {f"features.{k}": v.detach().clone() for k, v in feats.state_dict().items()}
@@ -347,6 +348,8 @@ def tv_vgg16_state() -> dict:
 
 @pytest.mark.parametrize("batchnorm", [False, True])
 def test_salbce_features_layout_is_torchvision_vgg16(batchnorm):
+    import torchvision
+
     with torch.device("meta"):
         model = SalBCE(4, coordconv=True, batchnorm=batchnorm)
         if batchnorm:

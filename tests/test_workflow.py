@@ -40,14 +40,21 @@ def snakemake(workdir: Path, *args: str, configs=("tiny.yaml",)) -> subprocess.C
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
 
 
-def planned_jobs(workdir: Path, *targets: str, configs=("tiny.yaml",)) -> dict[str, int]:
-    proc = snakemake(workdir, "-n", *(targets or ("results/center_bias",)), configs=configs)
-    assert proc.returncode == 0, proc.stderr
+def job_stats(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """{rule: jobs} of the "Job stats" table a run or a dry run prints before any job (a run that
+    must plan and build need not be preceded by a dry run: its own table says what it planned);
+    {} when there was nothing to be done."""
     text = proc.stdout + proc.stderr
     if "Nothing to be done" in text:
         return {}
     table = text.split("Job stats:")[1].split("total")[0]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+
+
+def planned_jobs(workdir: Path, *targets: str, configs=("tiny.yaml",)) -> dict[str, int]:
+    proc = snakemake(workdir, "-n", *(targets or ("results/center_bias",)), configs=configs)
+    assert proc.returncode == 0, proc.stderr
+    return job_stats(proc)
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +64,11 @@ def tiny_demo_build(tmp_path_factory) -> Path:
     work on a copy (:func:`copy_build`): ``demo_run`` (changed by its tests), ``report_run``."""
     base = tmp_path_factory.mktemp("tiny_demo")
     (base / "tiny.yaml").write_text(TINY + BUILD_SPLITS)
-    workdir = base / "run"
-    assert planned_jobs(workdir, "results/center_bias", "shards") == {
+    proc = snakemake(base / "run", "results/center_bias", "shards")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert job_stats(proc) == {
         "demo_data": 1, "demo_weights": 1, "annotation_digest": 2, "gt": 2, "flow_tvl1": 3, "flow_spynet": 3,
         "depth": 3, "i3d_rgb": 3, "i3d_flow": 3, "frames": 3, "train": 1, "evaluate": 1, "shards": 1}
-    proc = snakemake(workdir, "results/center_bias", "shards")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return base
 
 
@@ -172,8 +178,8 @@ def test_editing_one_fixation_file_reruns_that_videos_gt_and_downstream(demo_run
     fix[45, 80] = 255 - fix[45, 80]
     Image.fromarray(fix).save(png)
     assert png.parent.stat().st_mtime_ns == folder_mtime  # what a directory() input would have seen
-    assert planned_jobs(demo_run, "results/center_bias", "shards") == {"gt": 1, "evaluate": 1, "shards": 1}
-    assert snakemake(demo_run, "results/center_bias", "shards").returncode == 0
+    proc = snakemake(demo_run, "results/center_bias", "shards")
+    assert proc.returncode == 0 and job_stats(proc) == {"gt": 1, "evaluate": 1, "shards": 1}, proc.stderr[-3000:]
     assert planned_jobs(demo_run, "results/center_bias", "shards") == {}
     stamp = json.loads((demo_run / ".salprep" / "annotations" / "demo" / "601.json").read_text())
     assert stamp["video"] == "601" and stamp["files"] == 2 * 12  # fixation + shipped maps
@@ -267,9 +273,9 @@ def report_run(tiny_demo_build, tmp_path_factory):
         "flow_tvl1": 1, "flow_spynet": 1, "depth": 1, "visualise": 3, "figures": 1, "evaluate": 1}
     assert "i3d_rgb" not in plan and "i3d_flow" not in plan and "frames" not in plan
     workdir = copy_build(tiny_demo_build, base / "built")
-    assert planned_jobs(workdir, "results/center_bias", "figures") == {"visualise": 3, "figures": 1}
     proc = snakemake(workdir, "results/center_bias", "figures", "results/recipe.json")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert job_stats(proc) == {"visualise": 3, "figures": 1, "recipe": 1}
     proc = snakemake(workdir, "--report", "report.html", "results/center_bias", "figures", "results/recipe.json")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return workdir
