@@ -72,12 +72,13 @@ def test_a_full_disk_is_one_line_and_leaves_the_other_shards(tmp_path, limit, co
     make_tiny_dhf1k(root, videos=(2,), frames=12, shape=(180, 320), seed=1)  # its shard does not
     disk = tmp_path / "disk"
     disk.mkdir()
-    # shard sizes: gt 001 ~80 KB, 002 ~250 KB; flow 001 (16x16) ~13 KB, 002 (128x72) ~60 KB
-    kib = {"gt": 160, "flow": 40}[command]
-    size = {"001": "16x16", "002": "128x72"}
+    # shard sizes: gt 001 ~80 KB, 002 ~250 KB; flow 001 (16x16) ~13 KB, 002 (TV-L1 at 32x18, stored
+    # at 128x72: a large shard for little computing) ~28 KB
+    kib = {"gt": 160, "flow": 20}[command]
+    size = {"001": ("16x16", "16x16"), "002": ("32x18", "128x72")}
     args = {"gt": lambda v: f"{BIN}/salprep gt --root '{root}' --video {v} --out '{disk}/{command}/{v}.h5'",
             "flow": lambda v: (f"{BIN}/salprep flow --method tvl1 --backend opencv --video '{root}/video/{v}.AVI' "
-                               f"--size {size[v]} --out-size {size[v]} --out '{disk}/{command}/{v}.h5'")}[command]
+                               f"--size {size[v][0]} --out-size {size[v][1]} --out '{disk}/{command}/{v}.h5'")}[command]
     script = f"{args('001')} && cp -a '{disk}/{command}' '{tmp_path}/before' && {args('002')}"
     if limit == "tmpfs":
         cmd = ["unshare", "-rm", "sh", "-c", f"mount -t tmpfs -o size={kib}k tmpfs '{disk}' && {script}; "
