@@ -258,7 +258,7 @@ def test_evaluate_a_trained_decoder(trained, tmp_path):
     out = tmp_path / "results" / "lsts_flow"
     assert main(["evaluate", "--model", "lsts_flow", "--checkpoint", str(model_pt),
                  "--split", "val", str(store / "gt" / "601.h5"), "--out-dir", str(out), "--workers", "1",
-                 "--overlays", "0", "--device", "cpu"]) == 0
+                 "--scheduler", "sync", "--overlays", "0", "--device", "cpu"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["val"]["n_frames"] == T and np.isfinite(metrics["val"]["nss"])
     assert {"model.pt", "loss.png", "train.json", "provenance.json"} <= {p.name for p in out.iterdir()}
@@ -358,7 +358,7 @@ def test_salbce_trains_and_evaluates(store, tmp_path):
     out = tmp_path / "results" / "salbce_depth_coord"
     assert main(["evaluate", "--model", "salbce_depth_coord", "--checkpoint", str(tmp_path / "train" / "model.pt"),
                  "--split", "val", str(store / "gt" / "601.h5"), "--out-dir", str(out), "--workers", "1",
-                 "--overlays", "0", "--device", "cpu"]) == 0
+                 "--scheduler", "sync", "--overlays", "0", "--device", "cpu"]) == 0
     assert json.loads((out / "metrics.json").read_text())["val"]["n_frames"] == T
     assert "salbce_depth_coord" in json.loads((tmp_path / "train" / "train.json").read_text())["model"]
 
@@ -415,8 +415,8 @@ def test_failed_evaluation_leaves_no_partial_results(trained, tmp_path, capsys):
     store = shutil.copytree(trained[0], tmp_path / "store" / "t")  # this test removes a shard
     out = tmp_path / "results" / "lsts_flow"
     args = ["evaluate", "--model", "lsts_flow", "--checkpoint", str(trained[1]), "--split",
-            "val", str(store / "gt" / "601.h5"), "--out-dir", str(out), "--workers", "1", "--overlays", "0",
-            "--device", "cpu"]
+            "val", str(store / "gt" / "601.h5"), "--out-dir", str(out), "--workers", "1", "--scheduler", "sync",
+            "--overlays", "0", "--device", "cpu"]
     assert main(args) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     (store / "i3d_flow" / "601.h5").unlink()  # the val video's features are gone
