@@ -11,8 +11,9 @@ from PIL import Image
 
 # One torch (OpenMP) thread per process, set before torch is imported: `make test` runs three test
 # processes on two cores, and the Snakemake jobs they start run beside them; with a thread per
-# core each, OpenMP's waiting threads spin on cores the others need (the suite spent about a third
-# more CPU). Inherited by every command a test starts. A value already set is kept.
+# core each, OpenMP's waiting threads spin on cores the others need (the in-process network tests
+# took 179 CPU-s that way, 116 with one thread). Inherited by every command a test starts. A value
+# already set is kept.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from salprep import gt as gtlib
