@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 try:  # tests/ is not a package: pytest puts it on sys.path
-    from test_workflow import TINY
+    from test_workflow import TINY, job_stats
 except ImportError:  # pragma: no cover - another import mode
-    from tests.test_workflow import TINY
+    from tests.test_workflow import TINY, job_stats
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -39,13 +39,6 @@ def snakemake(workdir: Path, profile: str, *args: str, configs=("tiny.yaml",), e
            "--workflow-profile", str(PROFILES / profile),
            "--configfile", *[str(workdir.parent / c) for c in configs], *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env or clean_env(), timeout=timeout)
-
-
-def job_stats(text: str) -> dict[str, int]:
-    if "Nothing to be done" in text:
-        return {}
-    table = text.split("Job stats:")[1].split("total")[0]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
 
 
 def shell_commands(text: str) -> dict[str, list[str]]:
@@ -171,7 +164,7 @@ def test_gpu_profile_plans_cuda_stages_with_gpu_slots(gpu_base):
     proc = snakemake(gpu_base / "run", "gpu", "-n", "--cores", "2", *targets)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout + proc.stderr
-    assert job_stats(text) == {"demo_data": 1, "demo_weights": 1, "frames": 1, **{s: 1 for s in GPU_STAGES}}
+    assert job_stats(proc) == {"demo_data": 1, "demo_weights": 1, "frames": 1, **{s: 1 for s in GPU_STAGES}}
     cmds = shell_commands(text)
     for stage in GPU_STAGES:  # the profile's `config:` block made them cuda, `resources: gpu=1` gives 1 slot
         assert cmds[stage][0].endswith("--device cuda --gpu-slots 1 > " + f"logs/demo/{stage}/001.log 2>&1")
@@ -198,7 +191,7 @@ def test_gpu_profile_reruns_nothing_built_without_it(gpu_base):
     for extra in ((), ("--resources", "gpu=2")):
         proc = snakemake(gpu_base / "cpu", "gpu", "-n", "--cores", "2", *extra, "--", target)
         assert proc.returncode == 0, proc.stderr[-2000:]
-        assert job_stats(proc.stdout + proc.stderr) == {}
+        assert job_stats(proc) == {}
 
 
 # --- SLURM --------------------------------------------------------------------------------------
@@ -258,7 +251,7 @@ def test_slurm_profile_runs_the_demo_dag_through_slurm(slurm, tmp_path):
              "--max-threads", str(len(os.sched_getaffinity(0))))  # = nproc = the node's CPUs
     dry = snakemake(workdir, "slurm", "-n", *local, "results/center_bias", configs=configs, env=env)
     assert dry.returncode == 0, dry.stderr[-3000:]
-    planned = job_stats(dry.stdout + dry.stderr)
+    planned = job_stats(dry)
     assert planned == SLURM_JOBS
     assert "localrule" not in dry.stdout + dry.stderr  # every job goes to SLURM
 
@@ -294,4 +287,4 @@ def test_slurm_profile_runs_the_demo_dag_through_slurm(slurm, tmp_path):
     assert "--executor slurm-jobstep" in train_log and "salprep train --model center_bias" in train_log
 
     again = snakemake(workdir, "slurm", "-n", *local, "results/center_bias", configs=configs, env=env)
-    assert again.returncode == 0 and job_stats(again.stdout + again.stderr) == {}
+    assert again.returncode == 0 and job_stats(again) == {}
