@@ -48,12 +48,14 @@ def pick_overlays(split: str, index, predictor, n: int, out: Path, seed: int) ->
     for k, (video, _) in enumerate(picks):
         by_video.setdefault(id(video), []).append(k)
     images: dict[int, np.ndarray] = {}
+    gt_maps: dict[int, np.ndarray] = {}
     for ks in by_video.values():
         video = picks[ks[0]][0]
-        with open_shard(video.path, "gt") as h5:
+        with open_shard(video.path, "gt") as h5:  # one open per video: its source and its picks' maps
             source = h5.attrs.get("source_video")
-        if source is None or not Path(source).exists():
-            continue  # no frame to show for this video: none of its picks
+            if source is None or not Path(source).exists():
+                continue  # no frame to show for this video: none of its picks
+            gt_maps.update({k: read_scaled(h5["maps"], picks[k][1]) for k in ks})
         wanted = {picks[k][1]: k for k in ks}
         for t, img in enumerate(iter_frames(source)):  # one decode per video for all its picks
             if t in wanted:
@@ -63,9 +65,7 @@ def pick_overlays(split: str, index, predictor, n: int, out: Path, seed: int) ->
     for k, (video, t) in enumerate(picks):
         if k not in images:
             continue
-        with open_shard(video.path, "gt") as h5:
-            gt_map = read_scaled(h5["maps"], t)
-        shown.append((images[k], predictor.predict(video, np.array([t]))[0], gt_map, video.frame_points(t),
+        shown.append((images[k], predictor.predict(video, np.array([t]))[0], gt_maps[k], video.frame_points(t),
                       f"{split} video {video.video} frame {t + 1}"))
     if not shown:
         return None
